@@ -1,0 +1,55 @@
+"""ad_magic: automatic differentiation you can watch, for IPython and Jupyter.
+
+    >>> from ad_magic import Value, Dual, sin
+    >>> x = Value(1.5)
+    >>> y = sin(x**2 + 1)
+    >>> y.backward()           # reverse mode
+    >>> d = sin(Dual(1.5, 1.0)**2 + 1)   # forward mode
+
+In a notebook, `%load_ext ad_magic` adds the `%%grad` cell magic.
+"""
+
+from __future__ import annotations
+
+from ad_magic.check import GradCheck, check_grad
+from ad_magic.dual import Dual
+from ad_magic.functions import (
+    abs,
+    cos,
+    exp,
+    log,
+    maximum,
+    minimum,
+    relu,
+    sigmoid,
+    sin,
+    sqrt,
+    tan,
+    tanh,
+)
+from ad_magic.ops import OPS, TABLE, Op
+from ad_magic.value import Value
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "OPS",
+    "TABLE",
+    "Dual",
+    "GradCheck",
+    "Op",
+    "Value",
+    "abs",
+    "check_grad",
+    "cos",
+    "exp",
+    "log",
+    "maximum",
+    "minimum",
+    "relu",
+    "sigmoid",
+    "sin",
+    "sqrt",
+    "tan",
+    "tanh",
+]

@@ -1,0 +1,153 @@
+"""The table of primitives: every differentiable operation, defined once.
+
+Each row gives an operation's value on floats, one local partial derivative
+per argument, its display symbol and the rule in words. Reverse mode
+(`Value`), forward mode (`Dual`), the free functions and the step narration
+all read this table, so a new operation is one new row.
+
+Partials are called with the argument values followed by the output value,
+`d(a, y)` for a unary op and `d(a, b, y)` for a binary one, so that rules like
+d exp(a)/da = exp(a) reuse the output instead of computing it again.
+
+Domain edges behave like numpy: log(0) is -inf, sqrt(-1) is nan, 0 ** -1 is
+inf, each with numpy's RuntimeWarning. The fast path uses `math`; only when
+`math` refuses does the row fall back to numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Fn = Callable[..., float]
+
+
+def _numpy_fallback(fast: Fn, slow: Callable[..., object]) -> Fn:
+    """Use `fast` (math), and numpy's inf/nan-with-warning answer where math raises."""
+
+    def guarded(*args: float) -> float:
+        try:
+            return fast(*args)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return float(slow(*(np.float64(a) for a in args)))  # type: ignore[arg-type]
+
+    guarded.__name__ = getattr(fast, "__name__", "guarded")
+    return guarded
+
+
+_div = _numpy_fallback(lambda a, b: a / b, np.divide)
+_pow = _numpy_fallback(math.pow, np.power)
+_log = _numpy_fallback(math.log, np.log)
+_sqrt = _numpy_fallback(math.sqrt, np.sqrt)
+_exp = _numpy_fallback(math.exp, np.exp)
+
+
+def _sigmoid(a: float) -> float:
+    # Two forms so that exp never overflows.
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+def _sign(a: float) -> float:
+    return 1.0 if a > 0 else (-1.0 if a < 0 else 0.0)
+
+
+def _step(a: float) -> float:
+    return 1.0 if a > 0 else 0.0
+
+
+def _pick(a: float, b: float) -> float:
+    """d max(a, b)/da: 1 where a wins, 0 where b wins, a tie splits evenly (as in PyTorch)."""
+    return 1.0 if a > b else (0.0 if a < b else 0.5)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One primitive: its value, local partial derivatives and how to show them."""
+
+    name: str  # the method and free-function name, e.g. "sin"
+    symbol: str  # what a graph node shows, e.g. "sin" or "*"
+    expr: str  # the operation in terms of a (and b), e.g. "sin(a)" or "a*b"
+    fn: Fn  # value on floats
+    partials: tuple[Fn, ...]  # d out/d arg, called as (args..., out)
+    derivs: tuple[str, ...]  # each partial as a formula in a, b and y (the output)
+    ufunc: np.ufunc | None = None  # the numpy ufunc that dispatches to this row
+    dunder: str | None = None  # the Python operator method, e.g. "__mul__"
+    args: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "args", ("a", "b")[: len(self.partials)])
+
+    @property
+    def arity(self) -> int:
+        return len(self.partials)
+
+    def rule(self, i: int = 0) -> str:
+        """The derivative rule for argument i in words, e.g. 'd sin(a)/da = cos(a)'."""
+        of = f" {self.expr}" if re.fullmatch(r"\w+\(a\)", self.expr) else f"({self.expr})"
+        return f"d{of}/d{self.args[i]} = {self.derivs[i]}"
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+def fill(template: str, names: dict[str, str]) -> str:
+    """Put names or numbers in for a, b and y in a formula such as 'cos(a)'."""
+    return re.sub(r"\b[aby]\b", lambda m: names.get(m.group(), m.group()), template)
+
+
+# fmt: off
+TABLE: tuple[Op, ...] = (
+    Op("add", "+", "a + b", lambda a, b: a + b,
+       (lambda a, b, y: 1.0, lambda a, b, y: 1.0), ("1", "1"), np.add, "__add__"),
+    Op("sub", "-", "a - b", lambda a, b: a - b,
+       (lambda a, b, y: 1.0, lambda a, b, y: -1.0), ("1", "-1"), np.subtract, "__sub__"),
+    Op("mul", "*", "a*b", lambda a, b: a * b,
+       (lambda a, b, y: b, lambda a, b, y: a), ("b", "a"), np.multiply, "__mul__"),
+    Op("truediv", "/", "a/b", _div,
+       (lambda a, b, y: _div(1.0, b), lambda a, b, y: _div(-y, b)), ("1/b", "-a/b**2"),
+       np.true_divide, "__truediv__"),
+    Op("pow", "**", "a**b", _pow,
+       (lambda a, b, y: b * _pow(a, b - 1.0), lambda a, b, y: y * _log(a) if y else 0.0),
+       ("b*a**(b-1)", "a**b*log(a)"), np.power, "__pow__"),
+    Op("maximum", "max", "max(a, b)", lambda a, b: a if a >= b else b,
+       (lambda a, b, y: _pick(a, b), lambda a, b, y: _pick(b, a)),
+       ("[a > b]", "[b > a]"), np.maximum),
+    Op("minimum", "min", "min(a, b)", lambda a, b: a if a <= b else b,
+       (lambda a, b, y: _pick(b, a), lambda a, b, y: _pick(a, b)),
+       ("[a < b]", "[b < a]"), np.minimum),
+    Op("neg", "neg", "-a", lambda a: -a, (lambda a, y: -1.0,), ("-1",), np.negative, "__neg__"),
+    Op("abs", "abs", "abs(a)", abs, (lambda a, y: _sign(a),), ("sign(a)",), np.absolute,
+       "__abs__"),
+    Op("exp", "exp", "exp(a)", _exp, (lambda a, y: y,), ("exp(a)",), np.exp),
+    Op("log", "log", "log(a)", _log, (lambda a, y: _div(1.0, a),), ("1/a",), np.log),
+    Op("sqrt", "sqrt", "sqrt(a)", _sqrt, (lambda a, y: _div(0.5, y),), ("1/(2*sqrt(a))",),
+       np.sqrt),
+    Op("sin", "sin", "sin(a)", math.sin, (lambda a, y: math.cos(a),), ("cos(a)",), np.sin),
+    Op("cos", "cos", "cos(a)", math.cos, (lambda a, y: -math.sin(a),), ("-sin(a)",), np.cos),
+    Op("tan", "tan", "tan(a)", math.tan, (lambda a, y: 1.0 + y * y,), ("1 + tan(a)**2",),
+       np.tan),
+    Op("tanh", "tanh", "tanh(a)", math.tanh, (lambda a, y: 1.0 - y * y,), ("1 - tanh(a)**2",),
+       np.tanh),
+    Op("sigmoid", "sigmoid", "sigmoid(a)", _sigmoid, (lambda a, y: y * (1.0 - y),),
+       ("sigmoid(a)*(1 - sigmoid(a))",)),
+    Op("relu", "relu", "relu(a)", lambda a: 0.0 if a <= 0 else a, (lambda a, y: _step(a),),
+       ("[a > 0]",)),
+)
+# fmt: on
+
+OPS: dict[str, Op] = {op.name: op for op in TABLE}
+BY_UFUNC: dict[np.ufunc, Op] = {op.ufunc: op for op in TABLE if op.ufunc is not None}
+UNARY: tuple[Op, ...] = tuple(op for op in TABLE if op.arity == 1)
+BINARY: tuple[Op, ...] = tuple(op for op in TABLE if op.arity == 2)
+
+# Leaves are not operations: an input (something to differentiate by) and a
+# constant (a plain number lifted into the graph, never differentiated).
+INPUT = Op("input", "", "a", float, (), ())
+CONST = Op("const", "", "a", float, (), ())
