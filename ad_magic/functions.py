@@ -61,6 +61,8 @@ def _elementwise(op: Op, args: tuple[Any, ...]) -> Any:
 
 def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -> Any:
     """numpy's hook: route a ufunc called on a Value or Dual to its table row."""
+    # numpy hands numbers over as 0-d arrays: make them numbers again.
+    inputs = tuple(a[()] if isinstance(a, np.ndarray) and a.ndim == 0 else a for a in inputs)
     if method == "__call__" and not kwargs:
         if ufunc in BY_UFUNC:
             return apply(BY_UFUNC[ufunc], *inputs)

@@ -34,7 +34,7 @@ def rel_close(a: float, b: float, tol: float = 1e-5) -> bool:
 
 
 def test_table_has_every_required_primitive():
-    assert REQUIRED <= set(OPS)
+    assert set(OPS) >= REQUIRED
 
 
 @pytest.mark.parametrize("op", TABLE, ids=lambda op: op.name)
@@ -143,7 +143,8 @@ def test_kinks_have_zero_derivative_at_zero(name):
 
 def test_log_derivative_at_zero_is_inf_with_warning():
     x = Value(0.0)
-    y = x.log()
+    with pytest.warns(RuntimeWarning):
+        y = x.log()
     with pytest.warns(RuntimeWarning):
         y.backward()
     assert x.grad == math.inf
