@@ -53,3 +53,18 @@ __all__ = [
     "tan",
     "tanh",
 ]
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """`%load_ext ad_magic`: register %%grad and %grad."""
+    from ad_magic.magic import GradMagics
+
+    ipython.register_magics(GradMagics)  # type: ignore[attr-defined]
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    """`%unload_ext ad_magic`: remove %%grad and %grad again."""
+    magics = ipython.magics_manager.magics  # type: ignore[attr-defined]
+    for kind in ("line", "cell"):
+        magics[kind].pop("grad", None)
+    ipython.magics_manager.registry.pop("GradMagics", None)  # type: ignore[attr-defined]

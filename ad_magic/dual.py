@@ -21,11 +21,16 @@ from ad_magic.scalar import Scalar, install, refuse_mix, to_float
 
 _new = object.__new__
 
+# Called with every Dual an operation makes while a %%grad trace records.
+on_create: Callable[[Dual], None] | None = None
+
 
 def _dual(val: float, deriv: float) -> Dual:
     d = _new(Dual)
     d.val = val
     d.deriv = deriv
+    if on_create is not None:
+        on_create(d)
     return d
 
 
@@ -56,6 +61,11 @@ class Dual(Scalar):
     def __init__(self, val: float, deriv: float = 0.0) -> None:
         self.val = to_float(val, "Dual")
         self.deriv = to_float(deriv, "Dual's deriv")
+
+    @property
+    def data(self) -> float:
+        """The value, under Value's name, so cells that read `y.data` run in both modes."""
+        return self.val
 
     def __repr__(self) -> str:
         return f"Dual(val={self.val!r}, deriv={self.deriv!r})"

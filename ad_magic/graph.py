@@ -31,6 +31,7 @@ class Node:
     col: int | None = None  # 0-based column range [col, end_col) of the sub-expression
     end_col: int | None = None
     calls: tuple[str, ...] = ()  # user-function calls it was made in, outermost first
+    text: str = ""  # the cell's source text at [line:col, end_line:end_col]
 
     @property
     def kind(self) -> str:
@@ -48,12 +49,15 @@ class Node:
 
     @property
     def title(self) -> str:
-        """What a reader calls this node: its name, else its op, else its value."""
+        """What narration calls this node: its name, its value (a constant), the
+        short source text that made it, or its id."""
         if self.name:
             return self.name
         if self.op is CONST:
             return f"{self.value:g}"
-        return self.op.symbol
+        if self.text and len(self.text) <= 24 and not self.calls:
+            return self.text
+        return self.id
 
 
 @dataclass

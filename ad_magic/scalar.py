@@ -29,6 +29,7 @@ class Scalar:
         return getattr(self, self.primal_name)
 
     def __float__(self) -> float:
+        __tracebackhide__ = True  # IPython shows the user's line, not this one
         name = type(self).__name__
         raise TypeError(
             f"float() of a {name} (also math.sin() and friends) would cut it out of the "

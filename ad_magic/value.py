@@ -23,6 +23,9 @@ from ad_magic.scalar import Scalar, install, refuse_mix, to_float
 
 _new = object.__new__
 
+# Called with every new Value while a %%grad trace records (see trace.py).
+on_create: Callable[[Value], None] | None = None
+
 
 def _node(data: float, prev: tuple[Value, ...], op: Op) -> Value:
     """A new graph node: the fast path every operation goes through."""
@@ -32,6 +35,8 @@ def _node(data: float, prev: tuple[Value, ...], op: Op) -> Value:
     v.label = ""
     v._prev = prev
     v._fn = op
+    if on_create is not None:
+        on_create(v)
     return v
 
 
@@ -71,6 +76,8 @@ class Value(Scalar):
         self.label = label
         self._prev = ()
         self._fn = INPUT
+        if on_create is not None:
+            on_create(self)
 
     @property
     def _op(self) -> str:

@@ -1,0 +1,190 @@
+"""The IPython front door: `%%grad` and `%grad`.
+
+`%load_ext ad_magic` registers them, `%unload_ext ad_magic` removes them.
+This module only reads the magic line, hands the cell to the tracer and
+returns the result for display; misuse is a one-line UsageError.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from numbers import Real
+from typing import Any
+
+import numpy as np
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.utils.process import arg_split
+from traitlets import Bool, CaselessStrEnum, Float, Integer
+
+from ad_magic.cellcode import compile_cell
+from ad_magic.scalar import Scalar
+from ad_magic.trace import Input, TraceError, Tracer, graph_of_value
+from ad_magic.value import Value
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _join_brackets(tokens: list[str]) -> list[str]:
+    """Glue tokens back together where a space split a bracketed expression."""
+    items: list[str] = []
+    depth = 0
+    for tok in tokens:
+        if depth > 0 or (items and (tok.startswith("=") or items[-1].endswith("="))):
+            items[-1] += " " + tok
+        else:
+            items.append(tok)
+        depth += sum(tok.count(c) for c in "([{") - sum(tok.count(c) for c in ")]}")
+    return [item.rstrip(",").strip() for item in items if item.strip(",")]
+
+
+def _number(name: str, obj: Any) -> float | np.ndarray:
+    """An input's value as a float or float array; Values and Duals give their numbers."""
+    if isinstance(obj, Scalar):
+        return obj.primal
+    if isinstance(obj, Real) and not isinstance(obj, bool):
+        return float(obj)
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        arr = np.asarray(obj, dtype=object)
+        flat = [x.primal if isinstance(x, Scalar) else x for x in arr.flat]
+        if flat and all(isinstance(x, Real) and not isinstance(x, bool) for x in flat):
+            return np.array(flat, dtype=float).reshape(arr.shape)
+    raise UsageError(
+        f"input {name} must be a number or an array of numbers, not {type(obj).__name__}"
+    )
+
+
+def _cell_assigns(cell: str) -> set[str]:
+    try:
+        tree = ast.parse(cell)
+    except SyntaxError:
+        return set()
+    return {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+
+
+@magics_class
+class GradMagics(Magics):
+    """%%grad traces a cell in reverse and forward mode; %grad shows a Value's graph."""
+
+    max_forward_passes = Integer(
+        16, help="Forward mode runs the cell once per input; above this many, only --seed inputs."
+    ).tag(config=True)
+    mode = CaselessStrEnum(
+        ["reverse", "forward"], "reverse", help="The display's initial mode."
+    ).tag(config=True)
+    text = Bool(False, help="Show results as plain text instead of the rich display.").tag(
+        config=True
+    )
+    check_step = Float(1e-6, help="The finite-difference step of --check.").tag(config=True)
+
+    @property
+    def _shell(self) -> Any:
+        assert self.shell is not None, "GradMagics needs a shell"
+        return self.shell
+
+    @magic_arguments()
+    @argument(
+        "inputs",
+        nargs="*",
+        help="Inputs to differentiate by: NAME=EXPRESSION (evaluated in the namespace) or "
+        "NAME (its current value). A number gives one input, an array one per element.",
+    )
+    @argument("-o", "--out", help="The output to differentiate (default: the final "
+              "expression, else the last variable the cell assigned a traced value).")  # fmt: skip
+    @argument("-r", "--result", help="Also store the GradResult under this name (always _grad).")
+    @argument("--mode", choices=["reverse", "forward"], help="The display's initial mode.")
+    @argument("--seed", action="append", help="Run forward mode for this input (repeatable).")
+    @argument("--check", action="store_true", help="Compare with central differences.")
+    @argument("--text", action="store_true", help="Plain-text display.")
+    @cell_magic
+    def grad(self, line: str, cell: str) -> Any:
+        """Run the cell with its inputs as differentiable Values; show the derivatives.
+
+        Example:
+
+            %%grad x=1.5
+            y = sin(x**2 + 1)
+        """
+        __tracebackhide__ = True
+        # Split as the shell would, then glue bracketed inputs such as w=[0.5, -1].
+        args = self.grad.parser.parse_args(_join_brackets(arg_split(line)))
+        if not cell.strip():
+            raise UsageError("%%grad needs a cell to trace, e.g. y = sin(x**2 + 1)")
+        inputs = self._inputs(args.inputs)
+        self._check_names(args, inputs, cell)
+        try:
+            code = compile_cell(self.shell, cell)
+        except SyntaxError:
+            self._shell.showsyntaxerror()
+            return None
+        tracer = Tracer(code, inputs, self._shell.user_ns, out=args.out)
+        try:
+            result = tracer.trace(args.seed, self.max_forward_passes)
+        except TraceError as exc:
+            raise UsageError(str(exc)) from None
+        result.mode = args.mode or self.mode
+        result.seed = (args.seed or [None])[0]
+        if args.check:
+            result.check_table = result.check(self.check_step)
+        self._shell.user_ns["_grad"] = result
+        if args.result:
+            self._shell.user_ns[args.result] = result
+        return result.as_text() if (args.text or self.text) else result
+
+    @magic_arguments()
+    @argument("name", help="A Value (e.g. a loss built micrograd style).")
+    @argument("--text", action="store_true", help="Plain-text display.")
+    @line_magic("grad")  # type: ignore[arg-type]
+    def grad_line(self, line: str) -> Any:
+        """Show the graph behind an existing Value, with d(NAME)/d(node) at every node."""
+        args = parse_argstring(self.grad_line, line)
+        if args.name not in self._shell.user_ns:
+            raise UsageError(f"%grad {args.name}: no such name")
+        root = self._shell.user_ns[args.name]
+        if not isinstance(root, Value):
+            raise UsageError(f"%grad {args.name}: not a Value but a {type(root).__name__}")
+        result = graph_of_value(root, args.name)
+        self._shell.user_ns["_grad"] = result
+        return result.as_text() if (args.text or self.text) else result
+
+    def _inputs(self, tokens: list[str]) -> list[Input]:
+        if not tokens:
+            raise UsageError("%%grad needs at least one input, e.g. %%grad x=1.5")
+        inputs: dict[str, Input] = {}
+        ns = self._shell.user_ns
+        for item in _join_brackets(tokens):
+            name, _, expr = item.partition("=")
+            name = name.strip()
+            if not _NAME.fullmatch(name):
+                raise UsageError(f"cannot read input {item!r}: write NAME=EXPRESSION or NAME")
+            if name in inputs:
+                raise UsageError(f"input {name} is given twice")
+            if expr:
+                try:
+                    obj = eval(expr, ns)
+                except Exception as exc:
+                    raise UsageError(f"input {name}={expr}: {type(exc).__name__}: {exc}") from None
+            elif name in ns:
+                obj = ns[name]
+            else:
+                raise UsageError(f"input {name} is not defined; give it a value: {name}=1.5")
+            inputs[name] = Input(name, _number(name, obj))
+        return list(inputs.values())
+
+    @staticmethod
+    def _check_names(args: Any, inputs: list[Input], cell: str) -> None:
+        if args.out is not None:
+            if not _NAME.fullmatch(args.out):
+                raise UsageError(f"--out takes a variable name, not {args.out!r}")
+            if args.out not in _cell_assigns(cell) | {i.name for i in inputs}:
+                raise UsageError(f"--out {args.out}: the cell does not assign {args.out}")
+        if args.result is not None and not _NAME.fullmatch(args.result):
+            raise UsageError(f"--result takes a variable name, not {args.result!r}")
+        labels = {label for i in inputs for label, _ in i.scalars()} | {i.name for i in inputs}
+        for seed in args.seed or []:
+            if seed not in labels:
+                raise UsageError(f"--seed {seed}: not an input (inputs: {', '.join(labels)})")

@@ -1,0 +1,114 @@
+"""Recording where each node of a traced cell comes from.
+
+While a cell runs under `%%grad`, every new Value reports to a `Recorder`,
+which notes its creation order, the cell position of the code that made it
+(line and columns of the sub-expression, from Python 3.11's code positions)
+and the user-function calls it was made in (`MLP.__call__#0`, ...). Frames of
+ad_magic, numpy, the standard library and IPython are passed over, so a node
+made by `np.dot` or `sum()` is pinned to the call in the cell.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from collections.abc import Iterable
+from types import CodeType, FrameType
+from typing import Any
+
+import IPython
+import numpy
+
+import ad_magic
+
+Position = tuple[int, int, int, int] | None  # line, end_line, col, end_col (cell-relative)
+
+_LIBRARY_DIRS = tuple(
+    os.path.dirname(m.__file__ or "") + os.sep for m in (ad_magic, numpy, IPython)
+) + tuple({sysconfig.get_paths()["stdlib"] + os.sep, sysconfig.get_paths()["platstdlib"] + os.sep})
+
+
+def _is_library(code: CodeType) -> bool:
+    name = code.co_filename
+    return name.startswith(_LIBRARY_DIRS) or name.startswith("<frozen")
+
+
+class Recorder:
+    """Collects the objects made while a cell runs, with where they were made."""
+
+    def __init__(self, cell_codes: Iterable[CodeType]) -> None:
+        cell_codes = self.cell_codes = frozenset(cell_codes)
+        self.made: list[Any] = []  # in creation order
+        self.positions: list[Position] = []
+        self.calls: list[tuple[str, ...]] = []
+        self._library: dict[CodeType, bool] = {code: False for code in cell_codes}
+        self._code_positions: dict[CodeType, list[Position]] = {}
+        # A user frame -> (its calls, the cell frame above it). Frames are
+        # held until the trace ends, so their ids cannot be reused meanwhile.
+        self._frames: dict[FrameType, tuple[tuple[str, ...], FrameType | None]] = {}
+        self._call_count = 0
+
+    def __call__(self, obj: Any) -> None:
+        frame: FrameType | None = sys._getframe(1)
+        library = self._library
+        while frame is not None:
+            lib = library.get(frame.f_code)
+            if lib is None:
+                lib = self._is_library(frame.f_code)
+            if not lib:
+                break
+            frame = frame.f_back
+        self.made.append(obj)
+        if frame is None:  # made outside any user code
+            self.positions.append(None)
+            self.calls.append(())
+            return
+        known = self._frames.get(frame) or self._place(frame)
+        calls, cell_frame = known
+        self.calls.append(calls)
+        self.positions.append(self._position(cell_frame) if cell_frame else None)
+
+    def _place(self, frame: FrameType) -> tuple[tuple[str, ...], FrameType | None]:
+        """The user-function calls from the cell down to frame, and the cell's frame."""
+        new: list[FrameType] = []  # user calls not seen before, innermost first
+        calls: tuple[str, ...] = ()
+        cell: FrameType | None = None
+        f: FrameType | None = frame
+        while f is not None:
+            if f.f_code in self.cell_codes:
+                cell = f
+                break
+            if f in self._frames:
+                calls, cell = self._frames[f]
+                break
+            if not f.f_code.co_name.startswith("<") and not self._is_library(f.f_code):
+                new.append(f)
+            f = f.f_back
+        for g in reversed(new):
+            calls = (*calls, f"{g.f_code.co_qualname}#{self._call_count}")
+            self._call_count += 1
+            self._frames[g] = (calls, cell)
+        # frame itself may be a comprehension or the cell: remember it too.
+        return self._frames.setdefault(frame, (calls, cell))
+
+    def _is_library(self, code: CodeType) -> bool:
+        known = self._library.get(code)
+        if known is None:
+            known = self._library[code] = _is_library(code)
+        return known
+
+    def _position(self, frame: FrameType) -> Position:
+        code = frame.f_code
+        table = self._code_positions.get(code)
+        if table is None:
+            table = self._code_positions[code] = [
+                None if p[0] is None else p  # type: ignore[misc]
+                for p in code.co_positions()
+            ]
+        index = frame.f_lasti // 2
+        return table[index] if 0 <= index < len(table) else None
+
+    def release(self) -> None:
+        """Drop the frames held during the run."""
+        self._frames.clear()

@@ -1,0 +1,334 @@
+"""%%grad and %grad driven through a real IPython shell."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing.globalipapp import start_ipython
+
+from ad_magic import Value, dual, value
+from ad_magic.result import GradResult
+
+
+@pytest.fixture(scope="module")
+def shell():
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "ad_magic")
+    yield ip
+    ip.run_line_magic("unload_ext", "ad_magic")
+
+
+@pytest.fixture
+def ip(shell):
+    shell.reset(new_session=False)
+    shell.run_cell("import numpy as np")
+    yield shell
+    assert value.on_create is None and dual.on_create is None  # nothing left hooked
+
+
+def run(ip, cell):
+    """Run a cell; return the ExecutionResult after checking it raised nothing."""
+    result = ip.run_cell(cell)
+    assert result.success, result.error_in_exec or result.error_before_exec
+    return result
+
+
+def failure(ip, cell):
+    result = ip.run_cell(cell)
+    assert not result.success
+    return result.error_in_exec or result.error_before_exec
+
+
+# -- the chapter, both modes ------------------------------------------------------
+
+
+def test_chapter_function(ip, capsys):
+    out = run(ip, "%%grad x=1.5\ny = sin(x**2 + 1)\nprint(f'y = {y.data:.8f}')")
+    g = ip.user_ns["_grad"]
+    assert out.result is g and isinstance(g, GradResult)
+    assert f"{g.value:.8f}" == "-0.10819513" and g.output == "y"
+    assert f"{g.grads['x']:.8f}" == "-2.98238903"
+    assert f"{g.tangents['x'][g.graph.output]:.8f}" == "-2.98238903"
+    printed = capsys.readouterr().out
+    assert printed.count("y = -0.10819513") == 1  # forward passes print nothing
+    assert "dy/dx = -2.982" in printed  # the text display
+    # The cell's bindings persist, micrograd style.
+    assert ip.user_ns["y"].data == g.value and ip.user_ns["x"].grad == g.grads["x"]
+
+
+def test_chapter_sigmoid_network(ip):
+    run(ip, "%%grad x=2.0 w=0.5 b=-0.1\ny_hat = sigmoid(w*x + b)\nloss = (y_hat - 0.8)**2")
+    g = ip.user_ns["_grad"]
+    assert g.output == "loss" and f"{g.value:.6f}" == "0.007930"
+    assert f"{g.grads['w']:.8f}" == "-0.07319962"
+    assert f"{g.grads['b']:.8f}" == "-0.03659981"
+    out = g.graph.output
+    for seed in ("w", "b", "x"):  # forward mode agrees with reverse mode, input by input
+        assert g.tangents[seed][out] == pytest.approx(g.grads[seed], rel=1e-12)
+
+
+def test_steps_narrate_the_chain_rule(ip):
+    run(ip, "%%grad x=1.5\na = x**2\nb = a + 1\ny = sin(b)")
+    g = ip.user_ns["_grad"]
+    reverse = [s.equation for s in g.steps("reverse")]
+    assert reverse[0] == "grad(y) = 1"
+    assert reverse[1] == "grad(b) += cos(b) * grad(y) = cos(3.25) * 1 = -0.9941"
+    assert reverse[-1].startswith("grad(x) += 2*x**(2-1) * grad(a) = 2*1.5**(2-1) * -0.9941")
+    forward = [s.equation for s in g.steps("forward", "x")]
+    assert forward[1] == "tangent(a) = 2*x**(2-1)*tangent(x) = 2*1.5**(2-1)*1 = 3"
+    assert g.steps("reverse")[1].rule == "d sin(a)/da = cos(a)"
+
+
+def test_fan_out_contributions_are_counted(ip):
+    run(ip, "%%grad a=3.0\nb = a * a\nc = b + b")
+    g = ip.user_ns["_grad"]
+    assert g.grads["a"] == 12.0
+    b_id = next(n.id for n in g.nodes if n.name == "b")
+    assert g.graph[next(n.id for n in g.nodes if n.name == "c")].parents == (b_id, b_id)
+    to_b = [s for s in g.steps() if s.node == b_id]
+    assert [(s.part, s.parts, s.total) for s in to_b] == [(1, 2, 1.0), (2, 2, 2.0)]
+    assert "contribution 2 of 2, running sum 2" in to_b[1].equation
+
+
+# -- nodes: ids, names, positions ---------------------------------------------------
+
+
+def test_source_positions_pin_sub_expressions(ip):
+    run(ip, "%%grad x=1.5\nz = 1\ny = sin(x**2 + 1)")
+    g = ip.user_ns["_grad"]
+    by_text = {n.text: n for n in g.nodes if n.text}
+    square = by_text["x**2"]
+    assert (square.line, square.end_line, square.col, square.end_col) == (2, 2, 8, 12)
+    assert by_text["x**2 + 1"].col == 8 and by_text["sin(x**2 + 1)"].name == "y"
+    assert [n.id for n in g.nodes] == [f"n{i}" for i in range(len(g.nodes))]
+    assert [n.op.name for n in g.nodes] == ["input", "const", "pow", "const", "add", "sin"]
+
+
+def test_rebinding_in_a_loop_gets_distinct_names(ip):
+    run(ip, "%%grad x=1.0\nh = x * 1\nfor i in range(3):\n    h = h * 2 + 1\nh")
+    g = ip.user_ns["_grad"]
+    names = [n.name for n in g.nodes if n.name.startswith("h")]
+    assert names == ["h", "h'", "h''", "h@3"]
+    assert g.value == 15.0 and g.grads["x"] == 8.0
+
+
+def test_user_function_nodes_map_to_the_calling_line(ip):
+    run(ip, "def f(u):\n    return u * u + 1\n")
+    run(ip, "%%grad x=2.0\nz = 3 * x\ny = f(z)")
+    g = ip.user_ns["_grad"]
+    inside = [n for n in g.nodes if n.calls]
+    assert inside and all(n.line == 2 and n.func == "f" for n in inside)
+    assert len({n.calls for n in inside}) == 1
+    assert g.grads["x"] == pytest.approx(2 * 6.0 * 3)
+
+
+def test_micrograd_style_mlp_defined_in_one_cell_traced_in_another(ip):
+    ip.user_ns["Value"] = Value
+    run(
+        ip,
+        """
+import random
+random.seed(0)
+class Neuron:
+    def __init__(self, nin):
+        self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(0.0)
+    def __call__(self, x):
+        return sum((wi * xi for wi, xi in zip(self.w, x)), self.b).tanh()
+class Layer:
+    def __init__(self, nin, nout):
+        self.neurons = [Neuron(nin) for _ in range(nout)]
+    def __call__(self, x):
+        return [n(x) for n in self.neurons]
+net = [Layer(2, 3), Layer(3, 1)]
+""",
+    )
+    run(ip, "%%grad x0=0.5 x1=-1.0\nh = net[0]([x0, x1])\nout = net[1](h)[0]\nloss = out**2")
+    g = ip.user_ns["_grad"]
+    assert {n.func for n in g.nodes if n.calls} == {"Neuron.__call__"}
+    assert {n.calls[0].split("#")[0] for n in g.nodes if n.calls} == {"Layer.__call__"}
+    neuron_calls = {n.calls[:2] for n in g.nodes if len(n.calls) >= 2}
+    assert len(neuron_calls) == 4  # three neurons, then one
+    params = [w for layer in ip.user_ns["net"] for n in layer.neurons for w in n.w]
+    assert all(p.grad == 0.0 for p in params)  # tracing leaves the model's .grad alone
+    check = g.check()
+    assert check.ok(rtol=1e-5), check
+
+
+def test_array_inputs_and_dot(ip):
+    run(ip, "%%grad W=np.array([[1.0, 2.0], [3.0, 4.0]]) v=[0.5, -1]\ny = np.sum(np.dot(W, v)**2)")
+    g = ip.user_ns["_grad"]
+    W, v = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, -1.0])
+    h = W @ v
+    assert g.grads["W"] == pytest.approx(2 * np.outer(h, v))
+    assert g.grads["v"] == pytest.approx(2 * W.T @ h)
+    assert {n.name for n in g.nodes if n.kind == "input"} == {
+        "W[0,0]", "W[0,1]", "W[1,0]", "W[1,1]", "v[0]", "v[1]"
+    }  # fmt: skip
+    assert set(g.tangents) == {"W[0,0]", "W[0,1]", "W[1,0]", "W[1,1]", "v[0]", "v[1]"}
+
+
+# -- inputs, outputs and options ---------------------------------------------------
+
+
+def test_bare_name_input_and_rerun_gives_the_same_result(ip):
+    ip.user_ns["x"] = 1.5
+    run(ip, "%%grad x\ny = sin(x**2 + 1)")
+    first = ip.user_ns["_grad"].grads["x"]
+    assert isinstance(ip.user_ns["x"], Value)
+    run(ip, "%%grad x\ny = sin(x**2 + 1)")  # x is now a Value: unwrapped to 1.5
+    assert ip.user_ns["_grad"].grads["x"] == first
+
+
+def test_functions_are_available_unless_the_user_defines_them(ip):
+    run(ip, "def sin(t):\n    return t * 10\n")
+    run(ip, "%%grad x=2.0\ny = sin(x) + cos(x)")
+    g = ip.user_ns["_grad"]
+    assert g.grads["x"] == pytest.approx(10 - math.sin(2.0))
+    assert "cos" not in ip.user_ns  # only there while the cell runs
+    run(ip, "%%grad x=2.0\ny = np.sin(x) * tanh(x)")
+
+
+def test_output_choice(ip):
+    run(ip, "%%grad x=2.0\na = x * 3\nb = a + x\na * 10")
+    g = ip.user_ns["_grad"]
+    assert g.value == 60.0 and g.grads["x"] == 30.0
+    run(ip, "%%grad x=2.0 -o a\na = x * 3\nb = a + x")
+    assert ip.user_ns["_grad"].output == "a" and ip.user_ns["_grad"].grads["x"] == 3.0
+    run(ip, "%%grad x=2.0 --result mine\na = x * 3\nb = a + x")
+    assert ip.user_ns["mine"] is ip.user_ns["_grad"] and ip.user_ns["mine"].output == "b"
+
+
+def test_config_and_seed_options(ip, capsys):
+    run(ip, "%config GradMagics.max_forward_passes = 2")
+    try:
+        run(ip, "%%grad a=1.0 b=2.0 c=3.0\ny = a * b * c")
+        g = ip.user_ns["_grad"]
+        assert g.tangents == {} and "max_forward_passes=2" in " ".join(g.notes)
+        run(ip, "%%grad a=1.0 b=2.0 c=3.0 --seed b --mode forward\ny = a * b * c")
+        g = ip.user_ns["_grad"]
+        assert list(g.tangents) == ["b"] and g.tangents["b"][g.graph.output] == 3.0
+        assert g.mode == "forward" and g.seed == "b"
+    finally:
+        run(ip, "%config GradMagics.max_forward_passes = 16")
+
+
+def test_check_option_compares_with_finite_differences(ip, capsys):
+    run(ip, "%%grad x=1.5 --check\ny = sin(x**2 + 1)")
+    table = ip.user_ns["_grad"].check_table
+    assert table.ok() and table["x"].error < 1e-8
+    assert "central differences" in capsys.readouterr().out
+
+
+def test_text_option(ip):
+    out = run(ip, "%%grad x=1.5 --text\ny = sin(x**2 + 1)")
+    assert isinstance(out.result, str) and "dy/dx = -2.982" in out.result
+
+
+def test_randomness_is_reported_instead_of_wrong_tangents(ip):
+    run(ip, "%%grad x=1.0\nimport random\ny = x * random.random()")
+    g = ip.user_ns["_grad"]
+    assert g.tangents == {} and "different values" in g.forward_note
+
+
+def test_line_magic_shows_an_existing_value(ip):
+    ip.user_ns["Value"] = Value
+    run(ip, "a = Value(2.0, label='a')\nb = a * a + a")
+    out = run(ip, "%grad b")
+    g = out.result
+    assert g.output == "b" and g.grads["a"] == 5.0
+    assert ip.user_ns["a"].grad == 0.0  # the display computed its own adjoints
+    assert "5" in g.summary()
+
+
+def test_help_lists_the_options(ip, capsys):
+    ip.run_cell("%%grad?\n")
+    text = capsys.readouterr().out
+    for option in ("--out", "--result", "--mode", "--seed", "--check", "--text", "INPUTS"):
+        assert option in text or option.lower() in text
+
+
+# -- bad input ---------------------------------------------------------------------
+
+USAGE = [
+    ("%%grad\ny = 1", "at least one input"),
+    ("%%grad --nope x=1\ny = x", "unrecognized arguments"),
+    ("%%grad missing\ny = missing", "missing is not defined"),
+    ("%%grad x='text'\ny = x", "must be a number"),
+    ("%%grad x=[1, 'a']\ny = x", "must be a number"),
+    ("%%grad x=1/0\ny = x", "ZeroDivisionError"),
+    ("%%grad 1x=2\ny = 1", "cannot read input"),
+    ("%%grad x=1 x=2\ny = x", "given twice"),
+    ("%%grad x=1 -o nothere\ny = x", "does not assign nothere"),
+    ("%%grad x=1 --seed q\ny = x", "not an input"),
+    ("%%grad x=1 --mode sideways\ny = x", "invalid choice"),
+]
+
+
+@pytest.mark.parametrize(("cell", "message"), USAGE, ids=[m for _, m in USAGE])
+def test_bad_magic_line_is_a_usage_error_and_the_cell_does_not_run(ip, cell, message):
+    error = failure(ip, cell + "\nran = True")
+    assert isinstance(error, UsageError) and message in str(error)
+    assert "\n" not in str(error).strip()
+    assert "ran" not in ip.user_ns
+
+
+def test_empty_cell_is_a_usage_error(ip):
+    assert isinstance(failure(ip, "%%grad x=1\n   \n"), UsageError)
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("%%grad x=1.0\ny = 3.0", "does not depend on any input"),
+        ("%%grad x=1.0\ny = np.array([x, x])", "array of shape (2,)"),
+        ("%%grad x=1.0 -o y\ny = 'not traced'", "does not depend on any input"),
+    ],
+)
+def test_untraced_or_non_scalar_output(ip, cell, message):
+    error = failure(ip, cell)
+    assert isinstance(error, UsageError) and message in str(error)
+
+
+def test_exception_in_the_cell_shows_like_a_normal_cell(ip, capsys):
+    run(ip, "%%grad x=1.0\ny = x * 2")
+    before = ip.user_ns["_grad"]
+    error = failure(ip, "%%grad x=1.0\na = x * 2\nb = a * 1.0 + undefined_name\nc = 3")
+    assert isinstance(error, NameError)
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert "----> 2 b = a * 1.0 + undefined_name" in text
+    assert "ad_magic" not in text.split("Traceback")[-1]  # our frames are hidden
+    assert ip.user_ns["_grad"] is before  # no new result
+    assert ip.user_ns["a"].data == 2.0 and "c" not in ip.user_ns  # bound before the error
+    assert "__ad_magic_bind__" not in ip.user_ns and "sin" not in ip.user_ns
+
+
+def test_math_sin_gives_the_engine_error(ip):
+    error = failure(ip, "%%grad x=1.0\nimport math\ny = math.sin(x)")
+    assert isinstance(error, TypeError) and "np.sin" in str(error)
+
+
+def test_keyboard_interrupt_leaves_nothing_behind(ip):
+    error = failure(ip, "%%grad x=1.0\ny = x * 2\nraise KeyboardInterrupt")
+    assert isinstance(error, KeyboardInterrupt)
+    assert value.on_create is None and "sin" not in ip.user_ns
+    run(ip, "%%grad x=1.5\ny = sin(x**2 + 1)")
+    assert f"{ip.user_ns['_grad'].grads['x']:.8f}" == "-2.98238903"
+
+
+def test_unused_input_has_zero_gradient_and_a_note(ip):
+    run(ip, "%%grad x=1.0 z=5.0\ny = x * 2")
+    g = ip.user_ns["_grad"]
+    assert g.grads["z"] == 0.0 and any("does not depend on z" in n for n in g.notes)
+
+
+def test_unload_removes_the_magics(ip):
+    ip.run_line_magic("unload_ext", "ad_magic")
+    assert "grad" not in ip.magics_manager.magics["cell"]
+    assert "grad" not in ip.magics_manager.magics["line"]
+    ip.run_line_magic("load_ext", "ad_magic")
+    assert "grad" in ip.magics_manager.magics["cell"]
