@@ -15,7 +15,7 @@ from ad_magic.ops import CONST, INPUT, Op
 from ad_magic.value import Value, topological
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """One node of a traced computation."""
 

@@ -16,6 +16,7 @@ inf, each with numpy's RuntimeWarning. The fast path uses `math`; only when
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -99,7 +100,21 @@ class Op:
 
 def fill(template: str, names: dict[str, str]) -> str:
     """Put names or numbers in for a, b and y in a formula such as 'cos(a)'."""
-    return re.sub(r"\b[aby]\b", lambda m: names.get(m.group(), m.group()), template)
+    return _format_string(template).format_map(_Keep(names))
+
+
+@functools.cache
+def _format_string(template: str) -> str:
+    """'cos(a)' as 'cos({a})', made once per formula."""
+    escaped = template.replace("{", "{{").replace("}", "}}")
+    return re.sub(r"\b([aby])\b", r"{\1}", escaped)
+
+
+class _Keep(dict):  # type: ignore[type-arg]
+    """A mapping that leaves a letter it has no value for as it is."""
+
+    def __missing__(self, key: str) -> str:
+        return key
 
 
 # fmt: off

@@ -35,25 +35,31 @@ def _is_library(code: CodeType) -> bool:
 
 
 class Recorder:
-    """Collects the objects made while a cell runs, with where they were made."""
+    """Collects the objects made while a cell runs, with where they were made.
+
+    Per object it keeps only its user-function calls and the cell frame's
+    code and instruction offset at that moment; `position(k)` turns the
+    offset into a source range later, and only for nodes that are shown.
+    """
 
     def __init__(self, cell_codes: Iterable[CodeType]) -> None:
-        cell_codes = self.cell_codes = frozenset(cell_codes)
+        self.cell_codes = frozenset(cell_codes)  # few: hashed once each
         self.made: list[Any] = []  # in creation order
-        self.positions: list[Position] = []
-        self.calls: list[tuple[str, ...]] = []
-        self._library: dict[CodeType, bool] = {code: False for code in cell_codes}
-        self._code_positions: dict[CodeType, list[Position]] = {}
+        # per object: (calls, cell code, instruction offset), or None if made outside the cell
+        self.sites: list[tuple[tuple[str, ...], CodeType, int] | None] = []
+        # Keyed by id(code): hashing a code object hashes all its bytes.
+        self._library: dict[int, bool] = {id(c): False for c in self.cell_codes}
+        self._code_positions: dict[int, list[Position]] = {}
         # A user frame -> (its calls, the cell frame above it). Frames are
         # held until the trace ends, so their ids cannot be reused meanwhile.
         self._frames: dict[FrameType, tuple[tuple[str, ...], FrameType | None]] = {}
         self._call_count = 0
 
     def __call__(self, obj: Any) -> None:
-        frame: FrameType | None = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(2)  # skip the engine's own node maker
         library = self._library
         while frame is not None:
-            lib = library.get(frame.f_code)
+            lib = library.get(id(frame.f_code))
             if lib is None:
                 lib = self._is_library(frame.f_code)
             if not lib:
@@ -61,13 +67,10 @@ class Recorder:
             frame = frame.f_back
         self.made.append(obj)
         if frame is None:  # made outside any user code
-            self.positions.append(None)
-            self.calls.append(())
+            self.sites.append(None)
             return
-        known = self._frames.get(frame) or self._place(frame)
-        calls, cell_frame = known
-        self.calls.append(calls)
-        self.positions.append(self._position(cell_frame) if cell_frame else None)
+        calls, cell = self._frames.get(frame) or self._place(frame)
+        self.sites.append((calls, cell.f_code, cell.f_lasti) if cell else None)
 
     def _place(self, frame: FrameType) -> tuple[tuple[str, ...], FrameType | None]:
         """The user-function calls from the cell down to frame, and the cell's frame."""
@@ -93,20 +96,28 @@ class Recorder:
         return self._frames.setdefault(frame, (calls, cell))
 
     def _is_library(self, code: CodeType) -> bool:
-        known = self._library.get(code)
+        known = self._library.get(id(code))
         if known is None:
-            known = self._library[code] = _is_library(code)
+            known = self._library[id(code)] = _is_library(code)
         return known
 
-    def _position(self, frame: FrameType) -> Position:
-        code = frame.f_code
-        table = self._code_positions.get(code)
+    def calls(self, k: int) -> tuple[str, ...]:
+        site = self.sites[k]
+        return site[0] if site else ()
+
+    def position(self, k: int) -> Position:
+        """(line, end_line, col, end_col) in the cell of what made object k."""
+        site = self.sites[k]
+        if site is None:
+            return None
+        _, code, lasti = site
+        table = self._code_positions.get(id(code))
         if table is None:
-            table = self._code_positions[code] = [
+            table = self._code_positions[id(code)] = [
                 None if p[0] is None else p  # type: ignore[misc]
                 for p in code.co_positions()
             ]
-        index = frame.f_lasti // 2
+        index = lasti // 2
         return table[index] if 0 <= index < len(table) else None
 
     def release(self) -> None:

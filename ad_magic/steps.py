@@ -62,17 +62,20 @@ def reverse_steps(graph: Graph) -> list[Step]:
     done: dict[str, int] = {}
     total: dict[str, float] = {}
     steps = [seed]
+    names: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
     for node, i, pid in flows:
         parent = graph[pid]
         args = [graph[p].value for p in node.parents]
         contribution = node.op.partials[i](*args, node.value) * node.grad
         done[pid] = done.get(pid, 0) + 1
         total[pid] = total.get(pid, 0.0) + contribution
+        if node.id not in names:
+            names[node.id] = (_names(graph, node, False), _names(graph, node, True))
+        titles, numbers = names[node.id]
         deriv = node.op.derivs[i]
         equation = (
-            f"grad({parent.title}) += {fill(deriv, _names(graph, node, False))} "
-            f"* grad({node.title}) = {fill(deriv, _names(graph, node, True))} "
-            f"* {num(node.grad)} = {num(contribution)}"
+            f"grad({parent.title}) += {fill(deriv, titles)} * grad({node.title}) "
+            f"= {fill(deriv, numbers)} * {num(node.grad)} = {num(contribution)}"
         )
         if parts[pid] > 1:
             equation += (

@@ -26,7 +26,7 @@ from ad_magic.dual import Dual
 from ad_magic.functions import FUNCTIONS
 from ad_magic.graph import Graph, Node
 from ad_magic.recorder import Recorder
-from ad_magic.value import Value, topological
+from ad_magic.value import Value, propagate, topological
 
 
 class TraceError(Exception):
@@ -248,38 +248,49 @@ class Tracer:
         bindings: Bindings,
     ) -> tuple[Graph, list[Value], int]:
         """Records of every node the output depends on: older nodes first, then the cell's."""
-        order = {id(v): k for k, v in enumerate(recorder.made)}
-        reachable = topological(out)[::-1]
-        older = [v for v in reachable if id(v) not in order]
-        made = sorted((v for v in reachable if id(v) in order), key=lambda v: order[id(v)])
-        nodes_in_order = older + made
-        ids = {id(v): f"n{i}" for i, v in enumerate(nodes_in_order)}
-        input_names = {
-            id(leaf): leaf.label
-            for x in leaves.values()
-            for leaf in (x.flat if isinstance(x, np.ndarray) else [x])
-        }
-        nodes = []
-        for v in nodes_in_order:
-            k = order.get(id(v))
-            pos = recorder.positions[k] if k is not None else None
-            name = input_names.get(id(v)) or bindings.names.get(id(v)) or v.label
+        reachable = topological(out)  # the output first
+        wanted = set(map(id, reachable))
+        made_at = [(k, v) for k, v in enumerate(recorder.made) if id(v) in wanted]
+        mine = {id(v) for _, v in made_at}
+        older = [v for v in reversed(reachable) if id(v) not in mine]
+        values = older + [v for _, v in made_at]
+        ids = {id(v): f"n{i}" for i, v in enumerate(values)}
+        names = dict(bindings.names)
+        for x in leaves.values():
+            for leaf in x.flat if isinstance(x, np.ndarray) else [x]:
+                names[id(leaf)] = leaf.label
+        node_id = ids.__getitem__
+        nodes = [
+            Node(
+                node_id(id(v)),
+                v._fn,
+                tuple(map(node_id, map(id, v._prev))),
+                v.data,
+                name=names.get(id(v)) or v.label,
+            )  # fmt: skip
+            for v in older
+        ]
+        # (id of the code, offset) -> position, text. (Hashing a code object hashes its bytes.)
+        where: dict[tuple[int, int], tuple[Any, str]] = {}
+        for k, v in made_at:
+            site = recorder.sites[k]
             node = Node(
-                id=ids[id(v)],
-                op=v._fn,
-                parents=tuple(ids[id(p)] for p in v._prev),
-                value=v.data,
-                name=name,
-                calls=recorder.calls[k] if k is not None else (),
-            )
-            if pos is not None:
-                node.line, node.end_line, node.col, node.end_col = pos
-                node.text = self._text(pos)
+                node_id(id(v)), v._fn, tuple(map(node_id, map(id, v._prev))), v.data,
+                name=names.get(id(v), ""), calls=site[0] if site else (),
+            )  # fmt: skip
+            if site is not None:
+                key = (id(site[1]), site[2])
+                if key not in where:
+                    pos = recorder.position(k)
+                    where[key] = (pos, self._text(pos) if pos else "")
+                pos, node.text = where[key]
+                if pos is not None:
+                    node.line, node.end_line, node.col, node.end_col = pos
             nodes.append(node)
         graph = Graph(nodes, output=ids[id(out)])
         if not graph[graph.output].name:
             graph[graph.output].name = out_name or "out"
-        return graph, nodes_in_order, len(older)
+        return graph, values, len(older)
 
     def _text(self, pos: tuple[int, int, int, int]) -> str:
         line, end_line, col, end_col = pos
@@ -376,7 +387,8 @@ def backward_into(out: Value, graph: Graph, values: list[Value], keep: list[Valu
     saved = [(v, v.grad) for v in keep]
     for v in values:
         v.grad = 0.0
-    out.backward()
+    out.grad = 1.0
+    propagate(values[::-1])
     for node, v in zip(graph.nodes, values, strict=True):
         node.grad = float(v.grad)
     for v, old in saved:

@@ -101,23 +101,7 @@ class Value(Scalar):
             if v._prev:
                 v.grad = 0.0
         self.grad += grad
-        for v in order:
-            prev = v._prev
-            g = v.grad
-            if not prev or g == 0.0:
-                continue
-            # Chain rule: each parent p gains d(v)/d(p) * d(out)/d(v).
-            op, y = v._fn, v.data
-            if len(prev) == 1:
-                a = prev[0]
-                a.grad += g * op.partials[0](a.data, y)
-            else:
-                a, b = prev
-                x, z = a.data, b.data
-                if a._fn is not CONST:
-                    a.grad += g * op.partials[0](x, z, y)
-                if b._fn is not CONST:
-                    b.grad += g * op.partials[1](x, z, y)
+        propagate(order)
 
     def __repr__(self) -> str:
         name = f", label={self.label!r}" if self.label else ""
@@ -148,6 +132,31 @@ class Value(Scalar):
         def relu(self) -> Value: ...
         def maximum(self, other: object) -> Value: ...
         def minimum(self, other: object) -> Value: ...
+
+
+def propagate(order: list[Value]) -> None:
+    """The backward pass over nodes in topological order, output first.
+
+    Each node's .grad must hold d(out)/d(node) from its users by the time
+    it is reached; it then passes its share to its parents.
+    """
+    for v in order:
+        prev = v._prev
+        g = v.grad
+        if not prev or g == 0.0:
+            continue
+        # Chain rule: each parent p gains d(v)/d(p) * d(out)/d(v).
+        op, y = v._fn, v.data
+        if len(prev) == 1:
+            a = prev[0]
+            a.grad += g * op.partials[0](a.data, y)
+        else:
+            a, b = prev
+            x, z = a.data, b.data
+            if a._fn is not CONST:
+                a.grad += g * op.partials[0](x, z, y)
+            if b._fn is not CONST:
+                b.grad += g * op.partials[1](x, z, y)
 
 
 def topological(root: Value) -> list[Value]:

@@ -1,0 +1,105 @@
+"""What %%grad costs: tracing a cell in both modes against running it plainly.
+
+For the chapter's example and for a cell that makes about 5,000 nodes, in one
+IPython shell: the plain cell on floats (math functions), the bare engine
+(Value operations, nothing recorded), the reverse trace alone (recording
+names, positions and calls, building the records, backward), and the whole
+magic (reverse, one forward pass per input, both steps lists; no display).
+
+    python benchmarks/bench_magic.py [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+from IPython.core.interactiveshell import InteractiveShell
+
+from ad_magic import Value, sin, tanh, value
+from ad_magic.cellcode import BIND, compile_cell
+from ad_magic.recorder import Recorder
+from ad_magic.trace import Input, Tracer
+
+CHAPTER = "chapter: y = sin(x**2 + 1)"
+BIG = "~5,000 nodes: 1,000 x tanh(h*0.9 + 0.1)"
+CELLS = {
+    CHAPTER: (1.5, "y = sin(x**2 + 1)\n"),
+    BIG: (0.3, "h = x\nfor i in range(1000):\n    h = tanh(h * 0.9 + 0.1)\n"),
+}
+
+
+def median_time(f: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(ip: InteractiveShell, x: float, cell: str, repeat: int) -> dict[str, float]:
+    code = compile_cell(ip, cell)
+
+    def plain() -> None:
+        ip.run_cell(f"from math import sin, tanh\nx = {x}\n{cell}", silent=True)
+
+    def engine() -> None:
+        exec(code.body, {"sin": sin, "tanh": tanh, "x": Value(x), BIND: lambda n, o: None})
+
+    def recorded() -> None:
+        recorder = Recorder(code.codes)
+        value.on_create = recorder
+        try:
+            engine()
+        finally:
+            value.on_create = None
+            recorder.release()
+
+    def reverse_trace() -> object:
+        return Tracer(code, [Input("x", x)], dict(ip.user_ns)).trace(seeds=[], max_forward=0)
+
+    def whole() -> None:
+        result = ip.run_cell_magic("grad", f"x={x}", cell)
+        result.steps("reverse")
+        result.steps("forward")
+
+    times = {"plain": median_time(plain, repeat)}
+    ip.run_cell("del sin, tanh", silent=True)  # so that %%grad supplies its own
+    for name, f in (("engine", engine), ("recorded", recorded), ("trace", reverse_trace),
+                    ("magic", whole)):  # fmt: skip
+        times[name] = median_time(f, repeat)
+    times["nodes"] = len(reverse_trace().graph)  # type: ignore[attr-defined]
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "ad_magic")
+    print(f"{'cell':<40} {'nodes':>5} {'plain':>8} {'engine':>8} {'trace':>8} {'%%grad':>8}"
+          f" {'%%grad/plain':>12}")  # fmt: skip
+    results = {}
+    for label, (x, cell) in CELLS.items():
+        t = results[label] = measure(ip, x, cell, args.repeat)
+        ms = {k: f"{v * 1e3:6.2f}ms" for k, v in t.items()}
+        print(f"{label:<40} {int(t['nodes']):>5} {ms['plain']} {ms['engine']} {ms['trace']} "
+              f"{ms['magic']} {t['magic'] / t['plain']:>11.1f}x")  # fmt: skip
+    big = results[BIG]
+    per = {k: big[k] / big["nodes"] * 1e6 for k in ("engine", "recorded", "trace")}
+    print(f"\nper node of the {int(big['nodes'])}-node cell:")
+    print(f"  bare Value operation, nothing recorded      {per['engine']:6.2f} us")
+    print(
+        f"  run while recording positions, names, calls {per['recorded']:6.2f} us  "
+        f"{per['recorded'] / per['engine']:5.2f}x the bare operation (target <= 3x)"
+    )
+    print(f"  whole reverse trace (+ records, backward)   {per['trace']:6.2f} us  "
+          f"{per['trace'] / per['engine']:5.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
