@@ -267,7 +267,7 @@ class Tracer:
                 tuple(map(node_id, map(id, v._prev))),
                 v.data,
                 name=names.get(id(v)) or v.label,
-            )  # fmt: skip
+            )
             for v in older
         ]
         # (id of the code, offset) -> position, text. (Hashing a code object hashes its bytes.)
