@@ -57,35 +57,60 @@ class Edge:
 
 
 def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
-    """Each node's path: its calls, else its line, else (past the budget) its block.
+    """Each node's path: its calls, else its line; then blocks where too many sit side by side.
 
     Only nodes made outside any call are grouped by line: inside a call, the
-    tracer gives every node the line of the call in the cell.
+    tracer gives every node the line of the call in the cell. Nodes with
+    neither, when more than half the budget, go into an `inputs` group (the
+    inputs) and blocks (the rest). Wherever more than half the budget of
+    boxes would sit side by side (60 calls of one function, a line that makes
+    30,000 nodes), they are put into nested blocks of consecutive ones.
     """
-    out = [n.calls if n.calls or n.line is None else (f"line {n.line}",) for n in graph.nodes]
-    bare = [i for i, p in enumerate(out) if not p and graph.nodes[i].id != graph.output]
+    nodes = graph.nodes
+    out = [n.calls if n.calls or n.line is None else (f"line {n.line}",) for n in nodes]
+    members = [i for i, n in enumerate(nodes) if n.id != graph.output]
+    bare = [i for i in members if not out[i]]
     if len(bare) > budget // 2:
-        inputs = [i for i in bare if graph.nodes[i].kind == "input"]
-        others = [i for i in bare if graph.nodes[i].kind != "input"]
-        for prefix, members in ((("inputs",), inputs), ((), others)):
-            for i, block in zip(members, blocks(graph, members, budget), strict=True):
-                out[i] = prefix + block
+        for i in bare:
+            if nodes[i].kind == "input":
+                out[i] = ("inputs",)
+    width = max(2, budget // 2)
+    stack = [(members, 0)]  # nodes sharing a path prefix, and its length
+    while stack:
+        group, depth = stack.pop()
+        items: dict[str | int, list[int]] = {}  # a subgroup's name, or a direct node
+        for i in group:
+            items.setdefault(out[i][depth] if len(out[i]) > depth else i, []).append(i)
+        keys = list(items)
+        extra = 0
+        if len(keys) > width:
+            # A few inputs (the cell's x, w) stay in view; the rest goes into blocks.
+            keep = {k for k in keys if isinstance(k, int) and nodes[k].kind == "input"}
+            if len(keep) > width // 2:
+                keep = set()
+            rest = [k for k in keys if k not in keep]
+            names = [k if isinstance(k, str) else nodes[k].id for k in rest]
+            for key, block in zip(rest, blocks(names, max(2, width - len(keep))), strict=True):
+                for i in items[key]:
+                    out[i] = out[i][:depth] + block + out[i][depth:]
+                extra = len(block)
+        stack += [(items[k], depth + extra + 1) for k in keys if isinstance(k, str)]
     return out
 
 
-def blocks(graph: Graph, members: list[int], budget: int) -> list[tuple[str, ...]]:
-    """Paths of nested blocks of consecutive nodes, no level wider than half the budget."""
-    width = max(2, budget // 2)
+def blocks(names: list[str], width: int) -> list[tuple[str, ...]]:
+    """For each of a run of items, its nested blocks of at most `width`, e.g. ('n0 … n74',)."""
     sizes = [1]
-    while sizes[-1] * width < len(members):
+    while sizes[-1] * width < len(names):
         sizes.append(sizes[-1] * width)
-    sizes = sizes[:0:-1]  # largest block first, single nodes dropped
+    sizes = sizes[:0:-1]  # largest block first, single items dropped
     out = []
-    for k in range(len(members)):
+    for k in range(len(names)):
         path = []
-        for s in sizes:
-            lo, hi = k // s * s, min(k // s * s + s, len(members)) - 1
-            path.append(f"{graph.nodes[members[lo]].id} … {graph.nodes[members[hi]].id}")
+        for size in sizes:
+            lo = k // size * size
+            hi = min(lo + size, len(names)) - 1
+            path.append(f"{names[lo]} … {names[hi]}")
         out.append(tuple(path))
     return out
 

@@ -17,6 +17,9 @@ from ad_magic.graph import Graph, Node
 from ad_magic.steps import Step, forward_steps, num, reverse_steps
 
 if TYPE_CHECKING:
+    from ad_magic.expect import Expectation
+    from ad_magic.localcheck import NodeCheck
+    from ad_magic.quiz import Quiz
     from ad_magic.trace import Tracer
 
 
@@ -37,6 +40,13 @@ class GradResult:
         self.mode = "reverse"  # the display's initial mode
         self.seed: str | None = None  # the display's initial seed
         self.check_table: GradCheck | None = None  # filled by --check
+        # Homework (see homework.py): --check's per-node rule checks and its
+        # tolerance, --expect's outcomes (right values shown only with --reveal), --quiz.
+        self.node_checks: list[NodeCheck] = []
+        self.check_tol = 1e-5
+        self.expectations: list[Expectation] = []
+        self.reveal = False
+        self.quiz: Quiz | None = None
         # input name -> its node id (None if the output does not use it), or
         # an object array of ids for an array input
         self._input_ids = inputs
@@ -57,6 +67,11 @@ class GradResult:
     @property
     def inputs(self) -> list[str]:
         return list(self._input_ids)
+
+    @property
+    def flagged(self) -> Node | None:
+        """The first node whose local derivative rule disagreed with a numeric estimate."""
+        return next((n for n in self.graph if n.flagged), None)
 
     @property
     def grads(self) -> dict[str, float | np.ndarray]:
@@ -116,21 +131,25 @@ class GradResult:
     # -- display -----------------------------------------------------------
     def summary(self) -> str:
         """A plain-text account: output, gradients, notes and the nodes."""
-        lines = [f"{self.output} = {num(self.value)}"]
+        from ad_magic.homework import concealment, homework_lines
+
+        hide = concealment(self)  # what --expect and --quiz keep from the student for now
+        lines = [f"{self.output} = {hide.value(self.output, num(self.value))}"]
         for name, g in self.grads.items():
             shown = np.array2string(g, precision=4) if isinstance(g, np.ndarray) else num(g)
-            lines.append(f"  d{self.output}/d{name} = {shown}")
+            lines.append(f"  d{self.output}/d{name} = {hide.grad(shown)}")
         lines += [f"  note: {n}" for n in self.notes]
         if self.forward_note:
             lines.append(f"  note: {self.forward_note}")
-        if self.check_table is not None:
-            lines.append(repr(self.check_table))
+        lines += homework_lines(self)
         lines.append(f"{len(self.graph)} nodes:")
         for node in self.graph:
             where = f"line {node.line}" if node.line else ""
+            value, grad = hide.value(node.name, num(node.value)), hide.grad(num(node.grad))
             lines.append(
                 f"  {node.id:>5} {node.title:<16.16} {node.op.name:<8} "
-                f"value={num(node.value):<10} grad={num(node.grad):<10} {where}"
+                f"value={value:<10} grad={grad:<10} {where}"
+                + ("  <- first rule that disagrees" if node.flagged else "")
             )
         return "\n".join(lines)
 
