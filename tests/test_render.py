@@ -417,8 +417,11 @@ def test_a_traced_cell_draws_with_its_names_and_calls() -> None:
     ip.run_line_magic("load_ext", "ad_magic")
     cell = "def layer(h, w):\n    return tanh(h * w + 0.1)\nh = x\nfor i in range(60):\n"
     cell += "    h = layer(h, 0.9)\ny = h * h\n"
-    assert ip.run_cell("%%grad x=0.5\n" + cell).success
-    graph = ip.user_ns["_grad"].graph
+    try:
+        assert ip.run_cell("%%grad x=0.5\n" + cell).success
+        graph = ip.user_ns["_grad"].graph
+    finally:
+        ip.run_line_magic("unload_ext", "ad_magic")
     view = View(graph, budget=20)
     titles = {view.groups[u].title.split("#")[0] for u in view.units() if u in view.groups}
     assert len(view.units()) <= 20 and "layer" in titles
