@@ -47,6 +47,7 @@ class GradResult:
         self.expectations: list[Expectation] = []
         self.reveal = False
         self.quiz: Quiz | None = None
+        self.widget: Any = None  # the live display, once shown in a notebook
         # input name -> its node id (None if the output does not use it), or
         # an object array of ids for an array input
         self._input_ids = inputs
@@ -163,6 +164,29 @@ class GradResult:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.summary())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from ad_magic.display import mimebundle
+
+        return mimebundle(self)
+
+    def to_dot(self, mode: str = "reverse", seed: str | None = None) -> str:
+        """Graphviz DOT source of the graph (grouped past the node budget)."""
+        from ad_magic import render
+
+        return render.to_dot(self.graph, mode=mode, seed=seed)
+
+    def to_svg(self, mode: str = "reverse", seed: str | None = None) -> str:
+        """The laid-out graph as SVG."""
+        from ad_magic import render
+
+        return render.to_svg(self.graph, mode=mode, seed=seed)
+
+    def save(self, path: Any, mode: str = "reverse", seed: str | None = None) -> Any:
+        """Write the graph to path: .svg, .png or .dot by its suffix."""
+        from ad_magic import render
+
+        return render.save(self.graph, path, mode=mode, seed=seed)
 
     def as_text(self) -> TextOnly:
         """This result, displayed as plain text only (%%grad --text)."""

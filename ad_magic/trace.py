@@ -181,11 +181,19 @@ class Tracer:
             raise TraceError(f"on plain numbers the output {name!r} is {obj!r:.40}") from None
 
     # -- reverse mode --------------------------------------------------------
+    def rerun(self, values: dict[str, float]) -> Any:
+        """A new trace with some inputs changed, in a scratch copy of the namespace."""
+        inputs = [Input(i.name, values.get(i.name, i.data)) for i in self.inputs]
+        again = Tracer(self.code, inputs, dict(self.snapshot), out=self.out)
+        with _quiet():
+            return again.trace(self.seeds, self.max_forward)
+
     def trace(self, seeds: list[str] | None = None, max_forward: int = 16) -> Any:
         """Run the cell in reverse mode, then forward mode; a GradResult."""
         from ad_magic.result import GradResult
 
         __tracebackhide__ = True
+        self.seeds, self.max_forward = seeds, max_forward
         leaves = {
             inp.name: inp.make(lambda v, label: Value(v, label=label)) for inp in self.inputs
         }

@@ -1,0 +1,72 @@
+"""How a GradResult shows itself: a live widget, static HTML, or text.
+
+In a notebook with a kernel, the output's mime bundle carries the widget
+view and, beside it, a static SVG and node table for places where widgets
+cannot render (nbconvert HTML, GitHub, an untrusted notebook). In terminal
+IPython it is text only, and nothing is laid out.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from ad_magic import render
+from ad_magic.steps import num
+
+if TYPE_CHECKING:
+    from ad_magic.result import GradResult
+
+TABLE_ROWS = 60  # nodes listed in the static table before it says "and N more"
+
+
+def in_kernel() -> bool:
+    """Whether a Jupyter kernel (and so a front end that can show widgets) is running."""
+    from IPython import get_ipython
+
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+def static_html(result: GradResult) -> str:
+    """The graph as SVG, the gradients and a node table, as one HTML fragment."""
+    esc = html.escape
+    grads = "".join(
+        f"<li>d{esc(result.output)}/d{esc(name)} = {esc(_shown(g))}</li>"
+        for name, g in result.grads.items()
+    )
+    notes = "".join(f"<li>{esc(n)}</li>" for n in [*result.notes, result.forward_note] if n)
+    rows = "".join(
+        f"<tr><td>{esc(n.id)}</td><td>{esc(n.title)}</td><td>{esc(n.op.name)}</td>"
+        f"<td>{num(n.value)}</td><td>{num(n.grad)}</td><td>{n.line or ''}</td></tr>"
+        for n in result.nodes[:TABLE_ROWS]
+    )
+    more = len(result.nodes) - TABLE_ROWS
+    if more > 0:
+        rows += f'<tr><td colspan="6">… and {more} more nodes</td></tr>'
+    return (
+        f'<div class="ad-magic-static">'
+        f"<p><b>{esc(result.output)} = {num(result.value)}</b></p><ul>{grads}{notes}</ul>"
+        f"{render.to_html(result.graph)}"
+        f'<table class="ad-table"><tr><th>node</th><th>name</th><th>op</th><th>value</th>'
+        f"<th>grad</th><th>line</th></tr>{rows}</table></div>"
+    )
+
+
+def _shown(g: Any) -> str:
+    return num(g) if isinstance(g, float) else str(g)
+
+
+def mimebundle(result: GradResult) -> dict[str, Any]:
+    """What IPython displays for a result."""
+    bundle: dict[str, Any] = {"text/plain": result.summary()}
+    if not in_kernel():
+        return bundle
+    from ad_magic.widget import GradWidget
+
+    bundle["text/html"] = static_html(result)
+    result.widget = GradWidget(result)
+    view = result.widget._repr_mimebundle_()
+    key = "application/vnd.jupyter.widget-view+json"
+    if view and key in view:
+        bundle[key] = view[key]
+    return bundle

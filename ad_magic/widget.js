@@ -1,0 +1,313 @@
+// The %%grad widget's front end: an anywidget ES module, hand-written, no imports.
+//
+// Python sends the SVG once per trace, the node records and the steps of each
+// pass. Everything else here is restyling: the current step's node gets the
+// class ad-current, the selected node ad-selected, and each node's mode line
+// shows its gradient (reverse) or tangent (forward) once its step is done.
+
+const SPEEDS = { "0.5x": 1600, "1x": 800, "2x": 400, "4x": 200 };
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") el.className = v;
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v);
+  }
+  for (const c of children) el.append(c);
+  return el;
+}
+
+function button(label, text, onclick) {
+  return h("button", { type: "button", "aria-label": label, title: label, onclick }, text);
+}
+
+// What the steps up to `k` have filled in: node id -> shown number (as text).
+function doneUpTo(steps, k) {
+  const done = new Map();
+  for (let i = 0; i <= k && i < steps.length; i++) done.set(steps[i][0], steps[i][3]);
+  return done;
+}
+
+function render({ model, el }) {
+  el.classList.add("ad-magic");
+  let timer = null;
+  let zoom = 1, panX = 0, panY = 0;
+
+  // -- layout -----------------------------------------------------------
+  const notes = h("div", { class: "ad-notes" });
+  const cost = h("div", { class: "ad-cost" });
+  const error = h("div", { class: "ad-error", role: "alert" });
+  const reverse = button("Reverse", "Reverse", () => setMode("reverse"));
+  const forward = button("Forward", "Forward", () => setMode("forward"));
+  const seedSelect = h("select", { "aria-label": "Seed input", class: "ad-seed" });
+  seedSelect.addEventListener("change", () => { model.set("seed", seedSelect.value); model.save_changes(); });
+  const first = button("First step", "⏮", () => go(0));
+  const prev = button("Previous step", "◀", () => go(current() - 1));
+  const next = button("Next step", "▶", () => go(current() + 1));
+  const last = button("Last step", "⏭", () => go(steps().length - 1));
+  const play = button("Play", "Play", () => (timer ? stop() : start()));
+  const speed = h("select", { "aria-label": "Speed", class: "ad-speed" });
+  for (const s of Object.keys(SPEEDS)) speed.append(h("option", { value: s }, s));
+  speed.value = "1x";
+  const slider = h("input", { type: "range", min: "0", value: "0", "aria-label": "Step", class: "ad-slider" });
+  slider.addEventListener("input", () => go(Number(slider.value)));
+  const counter = h("span", { class: "ad-counter" });
+  const narration = h("div", { class: "ad-narration", "aria-live": "polite" });
+  const canvas = h("div", { class: "ad-canvas" });
+  const viewport = h("div", { class: "ad-viewport" }, canvas);
+  const zoomIn = button("Zoom in", "+", () => setZoom(zoom * 1.25));
+  const zoomOut = button("Zoom out", "−", () => setZoom(zoom / 1.25));
+  const zoomFit = button("Fit", "Fit", () => { zoom = 1; panX = panY = 0; applyZoom(); });
+  const table = h("table", { class: "ad-table" });
+  const source = h("pre", { class: "ad-source" });
+  const inputs = h("div", { class: "ad-inputs" });
+  el.append(
+    notes, cost, error,
+    h("div", { class: "ad-toolbar" }, reverse, forward, seedSelect, first, prev, next, last, play, speed, slider, counter),
+    narration,
+    h("div", { class: "ad-zoom" }, zoomIn, zoomOut, zoomFit),
+    viewport,
+    h("div", { class: "ad-panes" }, h("div", { class: "ad-table-box" }, table), source),
+    inputs,
+  );
+
+  // -- model helpers ---------------------------------------------------------
+  const mode = () => model.get("mode");
+  const stepsKey = () => (mode() === "forward" ? `forward:${model.get("seed")}` : "reverse");
+  const steps = () => model.get("steps")[stepsKey()] || [];
+  const current = () => {
+    const k = model.get("step");
+    return k < 0 ? steps().length - 1 : k;
+  };
+  const records = () => model.get("records");
+
+  function setMode(m) {
+    if (m === "forward" && !model.get("seeds").length) return;
+    stop();
+    model.set("mode", m);
+    model.set("step", -1);
+    model.save_changes();
+  }
+  function go(k) {
+    const n = steps().length;
+    if (!n) return;
+    model.set("step", Math.max(0, Math.min(n - 1, k)));
+    model.save_changes();
+  }
+  function start() {
+    if (current() >= steps().length - 1) go(0);
+    timer = setInterval(() => {
+      if (current() >= steps().length - 1) stop();
+      else go(current() + 1);
+    }, SPEEDS[speed.value]);
+    play.textContent = "Pause";
+    play.setAttribute("aria-pressed", "true");
+  }
+  function stop() {
+    if (timer) clearInterval(timer);
+    timer = null;
+    play.textContent = "Play";
+    play.setAttribute("aria-pressed", "false");
+  }
+
+  // -- the graph -----------------------------------------------------------
+  function nodeEls() {
+    const map = new Map();
+    for (const g of canvas.querySelectorAll("g.node")) {
+      const title = g.querySelector("title");
+      if (title) map.set(title.textContent, g);
+    }
+    return map;
+  }
+  function edgeEls() {
+    const map = new Map();
+    for (const g of canvas.querySelectorAll("g.edge")) {
+      const title = g.querySelector("title");
+      if (!title) continue;
+      const key = title.textContent.replace("->", " ");
+      if (!map.has(key)) map.set(key, []);
+      map.get(key).push(g);
+    }
+    return map;
+  }
+  let nodesById = new Map(), edgesByPair = new Map();
+
+  function drawSvg() {
+    canvas.innerHTML = model.get("svg");
+    nodesById = nodeEls();
+    edgesByPair = edgeEls();
+    for (const [id, g] of nodesById) {
+      g.addEventListener("click", (event) => {
+        event.stopPropagation();
+        if (id.startsWith("g")) model.send({ type: "toggle", group: id });
+        else { model.set("selected", id); model.save_changes(); }
+      });
+    }
+    restyle();
+  }
+
+  function modeLine(g, seedIndex) {
+    if (mode() === "forward") return g.querySelector(`text.tangent.seed-${seedIndex}`);
+    return g.querySelector("text.grad");
+  }
+
+  function restyle() {
+    const svg = canvas.querySelector("svg");
+    const seeds = model.get("seeds");
+    const seedIndex = Math.max(0, seeds.indexOf(model.get("seed")));
+    if (svg) {
+      svg.classList.remove("ad-reverse", "ad-forward");
+      for (const c of [...svg.classList]) if (c.startsWith("ad-seed-")) svg.classList.remove(c);
+      svg.classList.add(mode() === "forward" ? "ad-forward" : "ad-reverse", `ad-seed-${seedIndex}`);
+    }
+    const list = steps();
+    const k = current();
+    const done = doneUpTo(list, k);
+    const byId = new Map(records().map((r) => [r.id, r]));
+    const boxOf = (id) => (byId.get(id) || { box: id }).box;
+    // Values follow the latest trace; mode lines show what the steps so far have set.
+    for (const [id, g] of nodesById) {
+      const rec = byId.get(id);
+      if (!rec) continue;
+      for (const text of g.querySelectorAll("text")) {
+        if (text.textContent.startsWith("value ")) text.textContent = `value ${rec.value}`;
+      }
+      const line = modeLine(g, seedIndex);
+      if (!line) continue;
+      const label = mode() === "forward" ? `d/d${model.get("seed")}` : "grad";
+      line.textContent = done.has(id) ? `${label} ${done.get(id)}` : `${label} ·`;
+      g.classList.toggle("ad-pending", !done.has(id) && rec.kind !== "const");
+    }
+    for (const g of canvas.querySelectorAll(".ad-current, .ad-edge-current")) {
+      g.classList.remove("ad-current", "ad-edge-current");
+    }
+    const step = list[k];
+    if (step && model.get("step") >= 0) {
+      const g = nodesById.get(boxOf(step[0]));
+      if (g) g.classList.add("ad-current");
+      for (const [p, c] of step[1]) {
+        for (const e of edgesByPair.get(`${boxOf(p)} ${boxOf(c)}`) || []) e.classList.add("ad-edge-current");
+      }
+    }
+    const selected = model.get("selected");
+    for (const [id, g] of nodesById) g.classList.toggle("ad-selected", id === boxOf(selected));
+    // Controls.
+    reverse.setAttribute("aria-pressed", String(mode() !== "forward"));
+    forward.setAttribute("aria-pressed", String(mode() === "forward"));
+    forward.disabled = !seeds.length;
+    seedSelect.replaceChildren(...seeds.map((s) => h("option", { value: s }, s)));
+    seedSelect.value = model.get("seed");
+    seedSelect.hidden = mode() !== "forward";
+    slider.max = String(Math.max(0, list.length - 1));
+    slider.value = String(k);
+    counter.textContent = list.length ? `step ${k + 1} of ${list.length}` : "no steps";
+    narration.textContent = step ? step[2] : "";
+    drawTable(byId, done, boxOf);
+    drawSource(byId);
+  }
+
+  // -- table and source ------------------------------------------------------
+  function drawTable(byId, done, boxOf) {
+    const fwd = mode() === "forward";
+    const head = h("tr", {}, ...["node", "name", "op", "value", fwd ? `d/d${model.get("seed")}` : "grad", "line"].map((c) => h("th", {}, c)));
+    const rows = [head];
+    const selected = model.get("selected");
+    for (const r of records()) {
+      if (r.box !== r.id && r.id !== selected) continue; // inside a closed group
+      const row = h("tr", { "data-node": r.id }, h("td", {}, r.id), h("td", {}, r.name || r.title), h("td", {}, r.op),
+        h("td", {}, r.value), h("td", {}, done.has(r.id) ? done.get(r.id) : "·"), h("td", {}, r.line ? String(r.line) : ""));
+      row.classList.toggle("ad-selected", r.id === selected);
+      row.addEventListener("click", () => { model.set("selected", r.id); model.save_changes(); });
+      rows.push(row);
+    }
+    table.replaceChildren(...rows);
+  }
+
+  function drawSource(byId) {
+    const text = model.get("source");
+    source.hidden = !text;
+    if (!text) return;
+    const lines = text.split("\n");
+    const sel = byId.get(model.get("selected"));
+    const named = new Map(); // line -> "name = value (grad g)" notes
+    for (const r of records()) {
+      if (!r.line || !r.name || r.kind === "input") continue;
+      const note = mode() === "forward" ? `${r.name} = ${r.value}, d/d${model.get("seed")} ${r.tangents[model.get("seed")] ?? "?"}`
+        : `${r.name} = ${r.value}, grad ${r.grad}`;
+      named.set(r.line, [...(named.get(r.line) || []), note]);
+    }
+    const out = [];
+    lines.forEach((line, i) => {
+      const n = i + 1;
+      const row = h("div", { class: "ad-line", "data-line": String(n) });
+      if (sel && sel.line && n >= sel.line && n <= sel.end_line) {
+        const from = n === sel.line ? sel.col : 0;
+        const to = n === sel.end_line ? sel.end_col : line.length;
+        row.append(line.slice(0, from), h("mark", { class: "ad-span" }, line.slice(from, to)), line.slice(to));
+      } else row.append(line);
+      const notes = named.get(n);
+      if (notes) row.append(h("span", { class: "ad-note" }, `   # ${notes.slice(-3).join("; ")}`));
+      out.push(row);
+    });
+    source.replaceChildren(...out);
+  }
+
+  // -- inputs ------------------------------------------------------------------
+  let debounce = null;
+  function drawInputs() {
+    const rows = model.get("inputs").map(({ name, value }) => {
+      const span = Math.max(1, Math.abs(value)) * 2;
+      const range = h("input", { type: "range", min: String(value - span), max: String(value + span), step: String(span / 200), value: String(value), "aria-label": name });
+      const box = h("input", { type: "number", step: "any", value: String(value), "aria-label": `${name} value` });
+      const send = (v) => {
+        clearTimeout(debounce);
+        debounce = setTimeout(() => model.send({ type: "input", name, value: Number(v) }), 150);
+      };
+      range.addEventListener("input", () => { box.value = range.value; send(range.value); });
+      box.addEventListener("change", () => { range.value = box.value; send(box.value); });
+      return h("label", { class: "ad-input" }, `${name} `, range, box);
+    });
+    inputs.replaceChildren(...rows);
+  }
+
+  // -- zoom and pan: buttons, ctrl/⌘ + wheel, drag. A plain wheel scrolls the page.
+  function applyZoom() { canvas.style.transform = `translate(${panX}px, ${panY}px) scale(${zoom})`; }
+  function setZoom(z) { zoom = Math.max(0.1, Math.min(8, z)); applyZoom(); }
+  viewport.addEventListener("wheel", (event) => {
+    if (!event.ctrlKey && !event.metaKey) return;
+    event.preventDefault();
+    setZoom(zoom * (event.deltaY < 0 ? 1.1 : 1 / 1.1));
+  }, { passive: false });
+  let drag = null;
+  viewport.addEventListener("pointerdown", (event) => {
+    if (event.target.closest("g.node")) return;
+    drag = { x: event.clientX - panX, y: event.clientY - panY };
+    viewport.setPointerCapture(event.pointerId);
+  });
+  viewport.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    panX = event.clientX - drag.x; panY = event.clientY - drag.y; applyZoom();
+  });
+  viewport.addEventListener("pointerup", () => { drag = null; });
+
+  function drawText() {
+    notes.replaceChildren(...model.get("notes").map((n) => h("div", {}, n)));
+    cost.textContent = model.get("cost");
+    error.textContent = model.get("error");
+    error.hidden = !model.get("error");
+  }
+
+  model.on("change:svg", drawSvg);
+  for (const name of ["records", "steps", "mode", "seed", "step", "selected", "seeds", "source"]) {
+    model.on(`change:${name}`, restyle);
+  }
+  model.on("change:inputs", drawInputs);
+  for (const name of ["notes", "cost", "error"]) model.on(`change:${name}`, drawText);
+  drawText();
+  drawInputs();
+  drawSvg();
+  return () => stop();
+}
+
+export default { render };

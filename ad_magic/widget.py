@@ -1,0 +1,160 @@
+"""The live %%grad widget: graph, node table, annotated source, steps, live inputs.
+
+An anywidget: this class holds the synced state, `widget.js` (a small
+hand-written ES module next to it, no bundler, no network imports) draws it.
+The SVG is sent once per trace; stepping, selecting and switching mode or seed
+change one small trait each (`step`, `selected`, `mode`, `seed`) and the
+browser restyles the SVG it already has. Editing an input re-traces the cell
+(in a scratch copy of the namespace) and updates values, gradients and steps,
+keeping the SVG when the graph's shape is unchanged. Clicking a collapsed
+group opens it (a new layout, by necessity).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from ad_magic import render
+from ad_magic.groups import View
+from ad_magic.result import GradResult
+from ad_magic.steps import num
+
+HERE = Path(__file__).parent
+
+
+def shape(result: GradResult) -> list[tuple[str, tuple[str, ...]]]:
+    """What the layout depends on: each node's op and parents."""
+    return [(n.op.name, n.parents) for n in result.graph]
+
+
+class GradWidget(anywidget.AnyWidget):
+    """The display of a GradResult in a notebook."""
+
+    _esm = HERE / "widget.js"
+    _css = HERE / "widget.css"
+
+    svg = t.Unicode("").tag(sync=True)
+    records: t.List[dict[str, Any]] = t.List().tag(
+        sync=True
+    )  # one dict per node, for labels, table and source
+    steps = t.Dict().tag(sync=True)  # "reverse" or "forward:<seed>" -> list of steps
+    mode = t.Unicode("reverse").tag(sync=True)
+    seed = t.Unicode("").tag(sync=True)
+    seeds: t.List[str] = t.List().tag(sync=True)
+    step = t.Int(-1).tag(sync=True)  # index into the current mode's steps; -1: all done
+    selected = t.Unicode("").tag(sync=True)
+    source = t.Unicode("").tag(sync=True)
+    inputs: t.List[dict[str, Any]] = t.List().tag(
+        sync=True
+    )  # the scalar inputs: {"name", "value"}
+    cost = t.Unicode("").tag(sync=True)
+    notes: t.List[str] = t.List().tag(sync=True)
+    output = t.Unicode("").tag(sync=True)
+    error = t.Unicode("").tag(sync=True)  # why the last live re-trace failed, if it did
+
+    def __init__(self, result: GradResult, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.result = result
+        self.view = View(result.graph, render.config.budget)
+        self.mode = result.mode if result.seeds or result.mode == "reverse" else "reverse"
+        self._load(result, layout=True)
+        self.seed = result.seed if result.seed in result.seeds else (result.seeds or [""])[0]
+        self.on_msg(self._on_msg)
+
+    # -- state from a result ----------------------------------------------
+    def _load(self, result: GradResult, layout: bool) -> None:
+        self.result = result
+        if layout:
+            self.svg = render.to_html(result.graph, self.view, mode="reverse")
+        unit_of = self.view.unit_of()
+        self.records = [_record(n, unit) for n, unit in zip(result.graph, unit_of, strict=True)]
+        steps = {"reverse": [_step(s) for s in result.steps("reverse")]}
+        for seed in result.seeds:
+            steps[f"forward:{seed}"] = [_step(s) for s in result.steps("forward", seed)]
+        self.steps = steps
+        self.seeds = result.seeds
+        tracer = result.tracer
+        self.source = tracer.code.source.rstrip("\n") if tracer else ""
+        self.inputs = [
+            {"name": inp.name, "value": inp.data}
+            for inp in (tracer.inputs if tracer else [])
+            if isinstance(inp.data, float)
+        ]
+        self.cost = cost_line(result)
+        self.notes = [*result.notes, *([result.forward_note] if result.forward_note else [])]
+        self.output = result.output
+        self.step = -1
+
+    # -- messages from the browser --------------------------------------------
+    def _on_msg(self, widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
+        kind = content.get("type")
+        if kind == "input":
+            self.set_input(str(content["name"]), float(content["value"]))
+        elif kind == "toggle":
+            self.toggle(str(content["group"]))
+
+    def set_input(self, name: str, value: float) -> None:
+        """Re-trace with one input changed; keep the layout if the graph's shape is the same."""
+        tracer = self.result.tracer
+        if tracer is None:
+            return
+        try:
+            result = tracer.rerun({name: value})
+        except Exception as exc:  # the cell failed on this value: say so, keep the old
+            self.error = f"{name} = {value:g}: {type(exc).__name__}: {exc}"
+            return
+        self.error = ""
+        same = shape(result) == shape(self.result)
+        if not same:
+            self.view = View(result.graph, render.config.budget)
+        seed, mode = self.seed, self.mode
+        self._load(result, layout=not same)
+        self.seed, self.mode = seed, mode
+
+    def toggle(self, group_id: str) -> None:
+        """Open a collapsed group, or close an open one."""
+        if group_id not in self.view.groups:
+            return
+        if group_id in self.view.expanded:
+            self.view.collapse(group_id)
+        else:
+            self.view.expand(group_id)
+        self._load(self.result, layout=True)
+
+
+def _record(node: Any, unit: str) -> dict[str, Any]:
+    return {
+        "id": node.id,
+        "name": node.name,
+        "title": node.title,
+        "op": node.op.name,
+        "kind": node.kind,
+        "value": num(node.value),
+        "grad": num(node.grad),
+        "tangents": {s: num(v) for s, v in node.tangents.items()},
+        "line": node.line,
+        "end_line": node.end_line,
+        "col": node.col,
+        "end_col": node.end_col,
+        "box": unit,
+    }
+
+
+def _step(step: Any) -> list[Any]:
+    return [step.node, [list(e) for e in step.edges], step.equation, num(step.total)]
+
+
+def cost_line(result: GradResult) -> str:
+    """Forward against reverse mode on this very graph."""
+    n_in = sum(1 for n in result.graph if n.kind == "input")
+    n_ops = sum(1 for n in result.graph if n.kind == "op")
+    return (
+        f"This graph: {n_in} input{'s' * (n_in != 1)}, {n_ops} operations, 1 output. "
+        f"Forward mode needs one pass per input: {n_in} pass{'es' * (n_in != 1)}, "
+        f"{n_in * n_ops} operation-steps in all. Reverse mode needs one backward pass for "
+        f"the scalar output: {n_ops} operation-steps, whatever the number of inputs."
+    )

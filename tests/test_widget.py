@@ -1,0 +1,121 @@
+"""The widget's Python side: its synced state, small messages, live inputs, groups.
+
+The browser side is tested in tests/browser/.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from IPython.testing.globalipapp import start_ipython
+
+from ad_magic import render
+from ad_magic.widget import GradWidget
+
+
+@pytest.fixture(scope="module")
+def shell():
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "ad_magic")
+    return ip
+
+
+def trace(shell, line, cell):
+    shell.reset(new_session=False)
+    shell.run_cell("import numpy as np")
+    result = shell.run_cell(f"%%grad {line}\n{cell}")
+    assert result.success, result.error_in_exec or result.error_before_exec
+    return shell.user_ns["_grad"]
+
+
+@pytest.fixture
+def chapter(shell):
+    return GradWidget(trace(shell, "x=1.5", "a = x**2\nb = a + 1\ny = sin(b)"))
+
+
+def test_state_from_the_chapter_example(chapter):
+    w = chapter
+    assert w.svg.count('class="node') == 6 and "<title>n0</title>" in w.svg
+    assert [r["id"] for r in w.records] == [f"n{i}" for i in range(6)]
+    assert w.records[0] == {**w.records[0], "name": "x", "kind": "input", "grad": "-2.982"}
+    assert w.seeds == ["x"] and w.seed == "x" and w.mode == "reverse"
+    reverse = w.steps["reverse"]
+    assert reverse[1][0] == "n4" and reverse[1][2].startswith("grad(b) += cos(b) * grad(y)")
+    assert reverse[1][1] == [["n4", "n5"]]
+    forward = w.steps["forward:x"]
+    assert forward[-1][2].endswith("= -2.982") and forward[-1][3] == "-2.982"
+    assert w.source == "a = x**2\nb = a + 1\ny = sin(b)"
+    assert w.inputs == [{"name": "x", "value": 1.5}]
+    assert "1 pass" in w.cost and "one backward pass" in w.cost
+    assert w.output == "y" and w.step == -1
+
+
+def test_stepping_selecting_and_mode_changes_are_tiny_and_keep_the_svg(chapter):
+    w = chapter
+    sent = []
+    w.comm.send = lambda data=None, metadata=None, buffers=None: sent.append(data)  # the wire
+    svg = w.svg
+    w.step = 3
+    w.selected = "n2"
+    w.mode = "forward"
+    w.seed = "x"
+    assert w.svg is svg
+    assert sent and all(len(json.dumps(m)) < 1024 for m in sent)
+    assert all("svg" not in json.dumps(m) for m in sent)
+
+
+def test_live_input_retraces_in_place(chapter, shell):
+    w = chapter
+    svg = w.svg
+    w._on_msg(w, {"type": "input", "name": "x", "value": 2.0}, [])
+    assert w.error == "" and w.svg is svg  # same shape: same layout
+    x = next(r for r in w.records if r["id"] == "n0")
+    assert x["value"] == "2" and x["grad"] == f"{__import__('math').cos(5.0) * 4:.4g}"
+    assert shell.user_ns["x"].data == 1.5  # the user's namespace is left alone
+    assert w.inputs == [{"name": "x", "value": 2.0}]
+
+
+def test_live_input_that_changes_the_shape_lays_out_again(shell):
+    w = GradWidget(trace(shell, "x=1.0", "if x > 0:\n    y = sin(x)\nelse:\n    y = x * x * x"))
+    svg = w.svg
+    w.set_input("x", -1.0)
+    assert w.svg != svg and w.records[-1]["value"] == "-1"
+
+
+def test_live_input_error_is_reported_and_keeps_the_last_good_state(shell):
+    w = GradWidget(trace(shell, "x=1.0", "y = log(x) if x > 0 else undefined_name"))
+    before = w.records
+    w.set_input("x", -2.0)
+    assert "NameError" in w.error and w.records == before
+    w.set_input("x", 3.0)
+    assert w.error == "" and w.records[-1]["value"] == f"{__import__('math').log(3.0):.4g}"
+
+
+def test_groups_open_and_close_on_toggle(shell):
+    cell = (
+        "def layer(v, k):\n    return tanh(v * (0.5 + k) + 0.1)\n"
+        "h = x\nfor k in range(80):\n    h = layer(h, k)\ny = h"
+    )
+    w = GradWidget(trace(shell, "x=0.3", cell))
+    groups = [r["box"] for r in w.records if r["box"] != r["id"]]
+    assert groups, "a 400-node graph is drawn with groups"
+    group = groups[0]
+    svg = w.svg
+    w._on_msg(w, {"type": "toggle", "group": group}, [])
+    assert group in w.view.expanded and w.svg != svg
+    assert all(r["box"] != group for r in w.records)
+    w.toggle(group)
+    assert group not in w.view.expanded
+
+
+HOOKS = ["ad-magic", "ad-current", "ad-selected", '"Forward"', '"Reverse"', '"First step"',
+         '"Previous step"', '"Next step"', '"Last step"', '"Play"']  # fmt: skip
+
+
+def test_widget_js_has_the_stable_hooks():
+    text = (Path(render.__file__).parent / "widget.js").read_text(encoding="utf-8")
+    for hook in HOOKS:
+        assert hook in text
+    assert "import " not in text and "http" not in text  # no network imports
