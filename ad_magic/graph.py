@@ -32,6 +32,7 @@ class Node:
     end_col: int | None = None
     calls: tuple[str, ...] = ()  # user-function calls it was made in, outermost first
     text: str = ""  # the cell's source text at [line:col, end_line:end_col]
+    flagged: bool = False  # --check: the first node whose local rule disagrees with numerics
 
     @property
     def kind(self) -> str:
