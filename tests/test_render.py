@@ -411,9 +411,10 @@ def test_save_by_suffix(tmp_path: Path, backend: str) -> None:
 
 
 def test_a_traced_cell_draws_with_its_names_and_calls() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
     from IPython.testing.globalipapp import start_ipython
 
-    ip = start_ipython()
+    ip = start_ipython() or InteractiveShell.instance()  # None once another test started it
     ip.run_line_magic("load_ext", "ad_magic")
     cell = "def layer(h, w):\n    return tanh(h * w + 0.1)\nh = x\nfor i in range(60):\n"
     cell += "    h = layer(h, 0.9)\ny = h * h\n"
