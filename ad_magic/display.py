@@ -66,7 +66,8 @@ def mimebundle(result: GradResult) -> dict[str, Any]:
     bundle["text/html"] = static_html(result)
     result.widget = GradWidget(result)
     view = result.widget._repr_mimebundle_()
+    data = view[0] if isinstance(view, tuple) else view  # (data, metadata) in ipywidgets 8
     key = "application/vnd.jupyter.widget-view+json"
-    if view and key in view:
-        bundle[key] = view[key]
+    if data and key in data:
+        bundle[key] = data[key]
     return bundle

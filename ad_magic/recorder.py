@@ -24,14 +24,20 @@ import ad_magic
 
 Position = tuple[int, int, int, int] | None  # line, end_line, col, end_col (cell-relative)
 
-_LIBRARY_DIRS = tuple(
-    os.path.dirname(m.__file__ or "") + os.sep for m in (ad_magic, numpy, IPython)
-) + tuple({sysconfig.get_paths()["stdlib"] + os.sep, sysconfig.get_paths()["platstdlib"] + os.sep})
+_PACKAGES = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in (ad_magic, numpy, IPython))
+_STDLIB = tuple({sysconfig.get_paths()[k] + os.sep for k in ("stdlib", "platstdlib")})
 
 
 def _is_library(code: CodeType) -> bool:
+    """ad_magic, numpy, IPython and the standard library: frames a node's origin skips.
+
+    Installed packages (site-packages, e.g. micrograd's nn.py) count as user
+    code, so their calls group the graph.
+    """
     name = code.co_filename
-    return name.startswith(_LIBRARY_DIRS) or name.startswith("<frozen")
+    if name.startswith(_PACKAGES) or name.startswith("<frozen"):
+        return True
+    return name.startswith(_STDLIB) and "-packages" + os.sep not in name
 
 
 class Recorder:

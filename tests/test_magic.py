@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.testing.globalipapp import start_ipython
 
 from ad_magic import Value, dual, value
@@ -15,7 +16,7 @@ from ad_magic.result import GradResult
 
 @pytest.fixture(scope="module")
 def shell():
-    ip = start_ipython()
+    ip = start_ipython() or InteractiveShell.instance()  # None once another test started it
     ip.run_line_magic("load_ext", "ad_magic")
     yield ip
     ip.run_line_magic("unload_ext", "ad_magic")

@@ -7,9 +7,9 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import central, points
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import central, points
 
 from ad_magic import Dual, Value, functions, value
 from ad_magic import dual as dual_mode

@@ -1,4 +1,4 @@
-"""Shared test helpers: central differences and the domain each primitive is smooth on."""
+"""Test helpers: central differences and the domain each primitive is smooth on."""
 
 from __future__ import annotations
 
