@@ -42,10 +42,10 @@ function render({ model, el }) {
   const forward = button("Forward", "Forward", () => setMode("forward"));
   const seedSelect = h("select", { "aria-label": "Seed input", class: "ad-seed" });
   seedSelect.addEventListener("change", () => { model.set("seed", seedSelect.value); model.save_changes(); });
-  const first = button("First step", "⏮", () => go(0));
+  const first = button("First step", "|◀", () => go(0));
   const prev = button("Previous step", "◀", () => go(current() - 1));
   const next = button("Next step", "▶", () => go(current() + 1));
-  const last = button("Last step", "⏭", () => go(steps().length - 1));
+  const last = button("Last step", "▶|", () => go(steps().length - 1));
   const play = button("Play", "Play", () => (timer ? stop() : start()));
   const speed = h("select", { "aria-label": "Speed", class: "ad-speed" });
   for (const s of Object.keys(SPEEDS)) speed.append(h("option", { value: s }, s));
