@@ -162,6 +162,36 @@ BY_UFUNC: dict[np.ufunc, Op] = {op.ufunc: op for op in TABLE if op.ufunc is not 
 UNARY: tuple[Op, ...] = tuple(op for op in TABLE if op.arity == 1)
 BINARY: tuple[Op, ...] = tuple(op for op in TABLE if op.arity == 2)
 
+
+def add_row(op: Op) -> None:
+    """Add a row for this session, or replace the row of that name (see primitives.py).
+
+    OPS and BY_UFUNC change in place, since other modules hold them; TABLE,
+    UNARY and BINARY are rebuilt, so read them as `ops.TABLE`.
+    """
+    global TABLE
+    TABLE = (*(row for row in TABLE if row.name != op.name), op)
+    _derive()
+
+
+def remove_row(name: str) -> Op:
+    """Take a row out of the table again; the row."""
+    global TABLE
+    op = OPS[name]
+    TABLE = tuple(row for row in TABLE if row.name != name)
+    _derive()
+    return op
+
+
+def _derive() -> None:
+    global UNARY, BINARY
+    OPS.clear()
+    OPS.update((op.name, op) for op in TABLE)
+    BY_UFUNC.clear()
+    BY_UFUNC.update((op.ufunc, op) for op in TABLE if op.ufunc is not None)
+    UNARY = tuple(op for op in TABLE if op.arity == 1)
+    BINARY = tuple(op for op in TABLE if op.arity == 2)
+
 # Leaves are not operations: an input (something to differentiate by) and a
 # constant (a plain number lifted into the graph, never differentiated).
 INPUT = Op("input", "", "a", float, (), ())

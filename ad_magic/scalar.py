@@ -97,6 +97,10 @@ def refuse_mix(x: object, mode: str) -> None:
 
 Method = Callable[..., Any]
 
+# The classes install() gave methods to, with their method makers, so that a
+# row added later (a student-defined primitive) reaches them too.
+_INSTALLED: list[tuple[type, Callable[[Op], Method], Callable[[Op], tuple[Method, Method]]]] = []
+
 
 def install(
     cls: type,
@@ -104,14 +108,38 @@ def install(
     binary: Callable[[Op], tuple[Method, Method]],
 ) -> None:
     """Give cls one method per primitive, and Python's operators where a row names one."""
-    for op in UNARY:
+    _INSTALLED.append((cls, unary, binary))
+    for op in (*UNARY, *BINARY):
+        _install_op(cls, unary, binary, op)
+
+
+def _install_op(
+    cls: type,
+    unary: Callable[[Op], Method],
+    binary: Callable[[Op], tuple[Method, Method]],
+    op: Op,
+) -> None:
+    if op.arity == 1:
         method = unary(op)
         setattr(cls, op.name, method)
         if op.dunder:
             setattr(cls, op.dunder, method)
-    for op in BINARY:
+    else:
         method, reflected = binary(op)
         setattr(cls, op.name, method)
         if op.dunder:
             setattr(cls, op.dunder, method)
             setattr(cls, op.dunder.replace("__", "__r", 1), reflected)
+
+
+def install_row(op: Op) -> None:
+    """Give every installed class (Value, Dual) the method of a row added later."""
+    for cls, unary, binary in _INSTALLED:
+        _install_op(cls, unary, binary, op)
+
+
+def uninstall_row(op: Op) -> None:
+    """Take a row's method off every installed class again (a row without an operator)."""
+    for cls, _, _ in _INSTALLED:
+        if op.name in vars(cls):
+            delattr(cls, op.name)
