@@ -47,12 +47,10 @@ def _names(graph: Graph, node: Node, numbers: bool) -> dict[str, str]:
 def reverse_steps(graph: Graph) -> list[Step]:
     out = graph[graph.output]
     seed = Step("reverse", out.id, (), "dy/dy = 1", f"grad({out.title}) = 1", 1.0, 1.0)
-    # Every (node, argument) whose chain-rule product flows back, output first.
-    # Nodes with gradient 0 pass nothing on; constants take nothing.
+    # Every (node, argument) the chain rule runs over, output first; constants take nothing.
     flows = [
         (node, i, pid)
         for node in reversed(graph.nodes)
-        if node.parents and (node.grad != 0.0 or node is out)
         for i, pid in enumerate(node.parents)
         if graph[pid].kind != "const"
     ]
@@ -66,7 +64,8 @@ def reverse_steps(graph: Graph) -> list[Step]:
     for node, i, pid in flows:
         parent = graph[pid]
         args = [graph[p].value for p in node.parents]
-        contribution = node.op.partials[i](*args, node.value) * node.grad
+        # A zero gradient passes on zero, even through an infinite local derivative.
+        contribution = node.op.partials[i](*args, node.value) * node.grad if node.grad else 0.0
         done[pid] = done.get(pid, 0) + 1
         total[pid] = total.get(pid, 0.0) + contribution
         if node.id not in names:

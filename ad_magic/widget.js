@@ -62,11 +62,13 @@ function render({ model, el }) {
   const table = h("table", { class: "ad-table" });
   const source = h("pre", { class: "ad-source" });
   const inputs = h("div", { class: "ad-inputs" });
+  const groups = h("div", { class: "ad-groups" });
   el.append(
     notes, cost, error,
     h("div", { class: "ad-toolbar" }, reverse, forward, seedSelect, first, prev, next, last, play, speed, slider, counter),
     narration,
     h("div", { class: "ad-zoom" }, zoomIn, zoomOut, zoomFit),
+    groups,
     viewport,
     h("div", { class: "ad-panes" }, h("div", { class: "ad-table-box" }, table), source),
     inputs,
@@ -291,6 +293,13 @@ function render({ model, el }) {
   });
   viewport.addEventListener("pointerup", () => { drag = null; });
 
+  // Open groups, each a button that closes it again (a closed group opens on click in the graph).
+  function drawGroups() {
+    const open = model.get("expanded");
+    groups.replaceChildren(...(open.length ? [h("span", {}, "Open groups: ")] : []),
+      ...open.map((g) => button(`Close ${g.title}`, `✕ ${g.title}`, () => model.send({ type: "toggle", group: g.id }))));
+  }
+
   function drawText() {
     notes.replaceChildren(...model.get("notes").map((n) => h("div", {}, n)));
     cost.textContent = model.get("cost");
@@ -303,9 +312,11 @@ function render({ model, el }) {
     model.on(`change:${name}`, restyle);
   }
   model.on("change:inputs", drawInputs);
+  model.on("change:expanded", drawGroups);
   for (const name of ["notes", "cost", "error"]) model.on(`change:${name}`, drawText);
   drawText();
   drawInputs();
+  drawGroups();
   drawSvg();
   return () => stop();
 }

@@ -55,6 +55,7 @@ class GradWidget(anywidget.AnyWidget):
     notes: t.List[str] = t.List().tag(sync=True)
     output = t.Unicode("").tag(sync=True)
     error = t.Unicode("").tag(sync=True)  # why the last live re-trace failed, if it did
+    expanded: t.List[dict[str, str]] = t.List().tag(sync=True)  # open groups: {"id", "title"}
 
     def __init__(self, result: GradResult, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -71,6 +72,10 @@ class GradWidget(anywidget.AnyWidget):
         if layout:
             self.svg = render.to_html(result.graph, self.view, mode="reverse")
         unit_of = self.view.unit_of()
+        groups = self.view.groups
+        self.expanded = [
+            {"id": g, "title": groups[g].title} for g in sorted(self.view.expanded, key=_order)
+        ]
         self.records = [_record(n, unit) for n, unit in zip(result.graph, unit_of, strict=True)]
         steps = {"reverse": [_step(s) for s in result.steps("reverse")]}
         for seed in result.seeds:
@@ -124,6 +129,12 @@ class GradWidget(anywidget.AnyWidget):
         else:
             self.view.expand(group_id)
         self._load(self.result, layout=True)
+
+
+def _order(group_id: str) -> tuple[int, int]:
+    """Groups by depth, then by first node: "g2_n40" -> (2, 40)."""
+    depth, _, first = group_id[1:].partition("_n")
+    return int(depth), int(first or 0)
 
 
 def _record(node: Any, unit: str) -> dict[str, Any]:

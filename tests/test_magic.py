@@ -333,3 +333,14 @@ def test_unload_removes_the_magics(ip):
     assert "grad" not in ip.magics_manager.magics["line"]
     ip.run_line_magic("load_ext", "ad_magic")
     assert "grad" in ip.magics_manager.magics["cell"]
+
+
+def test_reverse_steps_reach_every_node_even_through_a_zero_gradient(ip):
+    run(ip, "%%grad x=1.0\na = x * 2\nb = relu(-a)\ny = b + x")
+    g = ip.user_ns["_grad"]
+    steps = g.steps("reverse")
+    reached = {s.node for s in steps}
+    assert reached == {n.id for n in g.nodes if n.kind != "const"}
+    a = next(n for n in g.nodes if n.name == "a")
+    assert [s.value for s in steps if s.node == a.id] == [0.0]
+    assert steps[-1].total == g.grads["x"] == 1.0

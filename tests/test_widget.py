@@ -106,6 +106,7 @@ def test_groups_open_and_close_on_toggle(shell):
     svg = w.svg
     w._on_msg(w, {"type": "toggle", "group": group}, [])
     assert group in w.view.expanded and w.svg != svg
+    assert group in [g["id"] for g in w.expanded] and all(g["title"] for g in w.expanded)
     assert all(r["box"] != group for r in w.records)
     w.toggle(group)
     assert group not in w.view.expanded
