@@ -17,9 +17,14 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.utils.process import arg_split
-from traitlets import Bool, CaselessStrEnum, Float, Integer
+from traitlets import Bool, CaselessStrEnum, Float, Integer, TraitError, validate
 
+from ad_magic import expect
+from ad_magic.annotate import annotate
 from ad_magic.cellcode import compile_cell
+from ad_magic.localcheck import check_nodes
+from ad_magic.quiz import Quiz
+from ad_magic.result import GradResult
 from ad_magic.scalar import Scalar
 from ad_magic.trace import Input, TraceError, Tracer, graph_of_value
 from ad_magic.value import Value
@@ -80,6 +85,23 @@ class GradMagics(Magics):
         config=True
     )
     check_step = Float(1e-6, help="The finite-difference step of --check.").tag(config=True)
+    check_tol = Float(
+        1e-5, help="--check passes where AD and central differences agree within this "
+        "(relative, absolute near zero)."
+    ).tag(config=True)  # fmt: skip
+    expect_tol = Float(
+        0.01, help="--expect and --quiz answers within this of the computed number "
+        "(relative, absolute near zero) are right; --tol overrides it."
+    ).tag(config=True)  # fmt: skip
+    quiz_tries = Integer(2, help="--quiz: tries per step before the answer is shown.").tag(
+        config=True
+    )
+
+    @validate("check_step", "check_tol", "expect_tol", "quiz_tries")
+    def _positive(self, proposal: Any) -> Any:
+        if not proposal["value"] > 0:
+            raise TraitError(f"{proposal['trait'].name} must be positive, not {proposal['value']}")
+        return proposal["value"]
 
     @property
     def _shell(self) -> Any:
@@ -100,6 +122,15 @@ class GradMagics(Magics):
     @argument("--seed", action="append", help="Run forward mode for this input (repeatable).")
     @argument("--check", action="store_true", help="Compare with central differences.")
     @argument("--text", action="store_true", help="Plain-text display.")
+    @argument("--expect", metavar="SPEC", help='Your answers, marked right or wrong: '
+              '"dy/dx=-2.98, dy/dw=0.1, y=-0.108" (quoted; derivatives of the output by '
+              'inputs or named values, and values).')  # fmt: skip
+    @argument("--tol", type=float, help="Tolerance of --expect and --quiz (default expect_tol).")
+    @argument("--reveal", action="store_true", help="Show the right values of --expect.")
+    @argument("--quiz", action="store_true", help="Work out each step of the pass yourself: "
+              "_grad.quiz.answer(value).")  # fmt: skip
+    @argument("--annotate", action="store_true", help="Print the cell with each line's values "
+              "and derivatives as comments.")  # fmt: skip
     @cell_magic
     def grad(self, line: str, cell: str) -> Any:
         """Run the cell with its inputs as differentiable Values; show the derivatives.
@@ -116,6 +147,7 @@ class GradMagics(Magics):
             raise UsageError("%%grad needs a cell to trace, e.g. y = sin(x**2 + 1)")
         inputs = self._inputs(args.inputs)
         self._check_names(args, inputs, cell)
+        expected = self._expected(args, inputs, cell)
         try:
             code = compile_cell(self.shell, cell)
         except SyntaxError:
@@ -128,8 +160,7 @@ class GradMagics(Magics):
             raise UsageError(str(exc)) from None
         result.mode = args.mode or self.mode
         result.seed = (args.seed or [None])[0]
-        if args.check:
-            result.check_table = result.check(self.check_step)
+        self._homework(result, args, expected, line)
         self._shell.user_ns["_grad"] = result
         if args.result:
             self._shell.user_ns[args.result] = result
@@ -150,6 +181,44 @@ class GradMagics(Magics):
         result = graph_of_value(root, args.name)
         self._shell.user_ns["_grad"] = result
         return result.as_text() if (args.text or self.text) else result
+
+    def _expected(self, args: Any, inputs: list[Input], cell: str) -> dict[str, float]:
+        """--expect read and its names checked, and --tol, before the cell runs."""
+        if args.tol is not None and not args.tol > 0:
+            raise UsageError(f"--tol must be a positive number, not {args.tol:g}")
+        if args.expect is None:
+            return {}
+        known = _cell_assigns(cell) | {i.name for i in inputs} | {args.out or ""}
+        try:
+            expected = expect.parse(args.expect)
+            expect.check_names(expected, known - {""})
+        except expect.ExpectError as exc:
+            raise UsageError(str(exc)) from None
+        return expected
+
+    def _homework(
+        self, result: GradResult, args: Any, expected: dict[str, float], line: str
+    ) -> None:
+        """--check, --expect, --quiz and --annotate on a traced result."""
+        tol = args.tol or self.expect_tol
+        result.check_tol = self.check_tol
+        result.reveal = args.reveal
+        if args.check:
+            result.check_table = result.check(self.check_step)
+            result.node_checks = check_nodes(result.graph, self.check_step, self.check_tol)
+        if expected:
+            try:
+                result.expectations = expect.evaluate(result, expected, tol, args.reveal)
+            except expect.ExpectError as exc:
+                raise UsageError(str(exc)) from None
+        if args.quiz:
+            try:
+                steps = result.steps(result.mode, result.seed)
+            except ValueError as exc:
+                raise UsageError(f"--quiz: {exc}") from None
+            result.quiz = Quiz(steps, tol, self.quiz_tries)
+        if args.annotate:
+            print(annotate(result, line))
 
     def _inputs(self, tokens: list[str]) -> list[Input]:
         if not tokens:
