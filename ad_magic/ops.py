@@ -91,11 +91,16 @@ class Op:
 
     def rule(self, i: int = 0) -> str:
         """The derivative rule for argument i in words, e.g. 'd sin(a)/da = cos(a)'."""
-        of = f" {self.expr}" if re.fullmatch(r"\w+\(a\)", self.expr) else f"({self.expr})"
-        return f"d{of}/d{self.args[i]} = {self.derivs[i]}"
+        return _rule(self.expr, self.args[i], self.derivs[i])
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+
+@functools.cache
+def _rule(expr: str, arg: str, deriv: str) -> str:
+    of = f" {expr}" if re.fullmatch(r"\w+\(a\)", expr) else f"({expr})"
+    return f"d{of}/d{arg} = {deriv}"
 
 
 def fill(template: str, names: dict[str, str]) -> str:
@@ -110,7 +115,7 @@ def _format_string(template: str) -> str:
     return re.sub(r"\b([aby])\b", r"{\1}", escaped)
 
 
-class _Keep(dict):  # type: ignore[type-arg]
+class _Keep(dict):
     """A mapping that leaves a letter it has no value for as it is."""
 
     def __missing__(self, key: str) -> str:
@@ -191,6 +196,7 @@ def _derive() -> None:
     BY_UFUNC.update((op.ufunc, op) for op in TABLE if op.ufunc is not None)
     UNARY = tuple(op for op in TABLE if op.arity == 1)
     BINARY = tuple(op for op in TABLE if op.arity == 2)
+
 
 # Leaves are not operations: an input (something to differentiate by) and a
 # constant (a plain number lifted into the graph, never differentiated).

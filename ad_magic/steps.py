@@ -5,11 +5,14 @@ the output back to the inputs, each parent p gains d(node)/d(p) * grad(node).
 A parent used several times gains several contributions (fan-out); each step
 says which one it is and the running sum. Forward mode, for one seed input:
 each node's tangent is the sum over its parents of d(node)/d(p) * tangent(p).
+
+A step's numbers are computed with the pass; its rule and equation, the text,
+only when asked for, so a 30,000-node graph's steps are cheap to list.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ad_magic.graph import Graph, Node
 from ad_magic.ops import fill
@@ -27,12 +30,34 @@ class Step:
     mode: str  # "reverse" or "forward"
     node: str  # id of the node whose gradient (reverse) or tangent (forward) this sets
     edges: tuple[tuple[str, str], ...]  # (parent id, child id) edges the step uses
-    rule: str  # the table's rule, e.g. "d sin(a)/da = cos(a)"
-    equation: str  # e.g. "grad(b) += cos(b) * grad(y) = cos(3.25) * 1 = -0.9941"
     value: float  # the contribution (reverse) or the tangent (forward)
     total: float  # the node's gradient so far (reverse) or its tangent (forward)
     part: int = 1  # this is contribution `part` of `parts` to the node (reverse fan-out)
     parts: int = 1
+    graph: Graph | None = field(default=None, compare=False, repr=False)  # for the text
+    via: str = ""  # reverse: the child whose gradient flows back; forward: the seed
+    arg: int = 0  # reverse: which argument of `via` the node is
+
+    @property
+    def rule(self) -> str:
+        """The table's rule, e.g. 'd sin(a)/da = cos(a)'."""
+        if self.graph is None:
+            return "dy/dy = 1"
+        if self.mode == "reverse":
+            return self.graph[self.via].op.rule(self.arg)
+        node = self.graph[self.node]
+        return "; ".join(node.op.rule(i) for i, _ in _traced_args(self.graph, node))
+
+    @property
+    def equation(self) -> str:
+        """The step with names and numbers, e.g.
+        'grad(b) += cos(b) * grad(y) = cos(3.25) * 1 = -0.9941'."""
+        graph = self.graph
+        if graph is None:
+            return f"grad({self.via}) = 1"
+        if self.mode == "reverse":
+            return _reverse_text(graph, self)
+        return _forward_text(graph, self)
 
 
 def _names(graph: Graph, node: Node, numbers: bool) -> dict[str, str]:
@@ -44,76 +69,87 @@ def _names(graph: Graph, node: Node, numbers: bool) -> dict[str, str]:
     return names
 
 
+def _traced_args(graph: Graph, node: Node) -> list[tuple[int, Node]]:
+    return [(i, graph[p]) for i, p in enumerate(node.parents) if graph[p].kind != "const"]
+
+
+def _reverse_text(graph: Graph, step: Step) -> str:
+    child, parent = graph[step.via], graph[step.node]
+    deriv = child.op.derivs[step.arg]
+    text = (
+        f"grad({parent.title}) += {fill(deriv, _names(graph, child, False))} "
+        f"* grad({child.title}) = {fill(deriv, _names(graph, child, True))} "
+        f"* {num(child.grad)} = {num(step.value)}"
+    )
+    if step.parts > 1:
+        text += f"  (contribution {step.part} of {step.parts}, running sum {num(step.total)})"
+    return text
+
+
+def _forward_text(graph: Graph, step: Step) -> str:
+    node, seed = graph[step.node], step.via
+    if node.kind == "input":
+        why = "the seed" if step.value == 1.0 else "not the seed"
+        return f"tangent({node.title}) = {num(step.value)}  ({why})"
+    titles, numbers = _names(graph, node, False), _names(graph, node, True)
+    terms, values = [], []
+    for i, parent in _traced_args(graph, node):
+        deriv = node.op.derivs[i]
+        terms.append(f"{fill(deriv, titles)}*tangent({parent.title})")
+        values.append(f"{fill(deriv, numbers)}*{num(parent.tangents.get(seed, 0.0))}")
+    return (
+        f"tangent({node.title}) = {' + '.join(terms)} = {' + '.join(values)} = {num(step.value)}"
+    )
+
+
 def reverse_steps(graph: Graph) -> list[Step]:
     out = graph[graph.output]
-    seed = Step("reverse", out.id, (), "dy/dy = 1", f"grad({out.title}) = 1", 1.0, 1.0)
+    steps = [Step("reverse", out.id, (), 1.0, 1.0, via=out.title)]
     # Every (node, argument) the chain rule runs over, output first; constants take nothing.
+    by_id = graph.by_id
     flows = [
         (node, i, pid)
         for node in reversed(graph.nodes)
         for i, pid in enumerate(node.parents)
-        if graph[pid].kind != "const"
+        if by_id[pid].kind != "const"
     ]
     parts: dict[str, int] = {}
     for _, _, pid in flows:
         parts[pid] = parts.get(pid, 0) + 1
     done: dict[str, int] = {}
     total: dict[str, float] = {}
-    steps = [seed]
-    names: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
     for node, i, pid in flows:
-        parent = graph[pid]
-        args = [graph[p].value for p in node.parents]
         # A zero gradient passes on zero, even through an infinite local derivative.
-        contribution = node.op.partials[i](*args, node.value) * node.grad if node.grad else 0.0
+        if node.grad:
+            args = [by_id[p].value for p in node.parents]
+            contribution = node.op.partials[i](*args, node.value) * node.grad
+        else:
+            contribution = 0.0
         done[pid] = done.get(pid, 0) + 1
         total[pid] = total.get(pid, 0.0) + contribution
-        if node.id not in names:
-            names[node.id] = (_names(graph, node, False), _names(graph, node, True))
-        titles, numbers = names[node.id]
-        deriv = node.op.derivs[i]
-        equation = (
-            f"grad({parent.title}) += {fill(deriv, titles)} * grad({node.title}) "
-            f"= {fill(deriv, numbers)} * {num(node.grad)} = {num(contribution)}"
-        )
-        if parts[pid] > 1:
-            equation += (
-                f"  (contribution {done[pid]} of {parts[pid]}, running sum {num(total[pid])})"
+        steps.append(
+            Step(
+                "reverse",
+                pid,
+                ((pid, node.id),),
+                contribution,
+                total[pid],
+                done[pid],
+                parts[pid],
+                graph,
+                node.id,
+                i,
             )
-        step = Step(
-            "reverse", pid, ((pid, node.id),), node.op.rule(i), equation, contribution,
-            total[pid], done[pid], parts[pid],
-        )  # fmt: skip
-        steps.append(step)
+        )
     return steps
 
 
 def forward_steps(graph: Graph, seed: str) -> list[Step]:
     steps = []
     for node in graph.nodes:
-        tangent = node.tangents.get(seed, 0.0)
         if node.kind == "const":
             continue
-        if node.kind == "input":
-            why = "the seed" if tangent == 1.0 else "not the seed"
-            equation = f"tangent({node.title}) = {num(tangent)}  ({why})"
-            steps.append(Step("forward", node.id, (), "", equation, tangent, tangent))
-            continue
-        titles, numbers = _names(graph, node, False), _names(graph, node, True)
-        terms, values = [], []
-        for i, pid in enumerate(node.parents):
-            parent = graph[pid]
-            if parent.kind == "const":
-                continue
-            deriv = node.op.derivs[i]
-            terms.append(f"{fill(deriv, titles)}*tangent({parent.title})")
-            values.append(f"{fill(deriv, numbers)}*{num(parent.tangents.get(seed, 0.0))}")
-        equation = (
-            f"tangent({node.title}) = {' + '.join(terms)} = {' + '.join(values)} = {num(tangent)}"
-        )
-        rules = "; ".join(
-            node.op.rule(i) for i, p in enumerate(node.parents) if graph[p].kind != "const"
-        )
+        tangent = node.tangents.get(seed, 0.0)
         edges = tuple((p, node.id) for p in node.parents)
-        steps.append(Step("forward", node.id, edges, rules, equation, tangent, tangent))
+        steps.append(Step("forward", node.id, edges, tangent, tangent, graph=graph, via=seed))
     return steps

@@ -1,9 +1,10 @@
 // The %%grad widget's front end: an anywidget ES module, hand-written, no imports.
 //
-// Python sends the SVG once per trace, the node records and the steps of each
-// pass. Everything else here is restyling: the current step's node gets the
-// class ad-current, the selected node ad-selected, and each node's mode line
-// shows its gradient (reverse) or tangent (forward) once its step is done.
+// Python sends the SVG once per trace, the node records, and the steps of the
+// current pass a page at a time (with the totals earlier steps left). Everything
+// else here is restyling: the current step's node gets the class ad-current,
+// the selected node ad-selected, and each node's mode line shows its gradient
+// (reverse) or tangent (forward) once its step is done.
 
 const SPEEDS = { "0.5x": 1600, "1x": 800, "2x": 400, "4x": 200 };
 
@@ -23,9 +24,11 @@ function button(label, text, onclick) {
 }
 
 // What the steps up to `k` have filled in: node id -> shown number (as text).
-function doneUpTo(steps, k) {
-  const done = new Map();
-  for (let i = 0; i <= k && i < steps.length; i++) done.set(steps[i][0], steps[i][3]);
+// A page step is [node, box, [[box, box], ...], equation, total].
+function doneUpTo(page, k) {
+  const done = new Map(Object.entries(page.done || {}));
+  const steps = page.steps || [];
+  for (let i = 0; i <= k - page.start && i < steps.length; i++) done.set(steps[i][0], steps[i][4]);
   return done;
 }
 
@@ -45,7 +48,7 @@ function render({ model, el }) {
   const first = button("First step", "|◀", () => go(0));
   const prev = button("Previous step", "◀", () => go(current() - 1));
   const next = button("Next step", "▶", () => go(current() + 1));
-  const last = button("Last step", "▶|", () => go(steps().length - 1));
+  const last = button("Last step", "▶|", () => go(count() - 1));
   const play = button("Play", "Play", () => (timer ? stop() : start()));
   const speed = h("select", { "aria-label": "Speed", class: "ad-speed" });
   for (const s of Object.keys(SPEEDS)) speed.append(h("option", { value: s }, s));
@@ -77,10 +80,16 @@ function render({ model, el }) {
   // -- model helpers ---------------------------------------------------------
   const mode = () => model.get("mode");
   const stepsKey = () => (mode() === "forward" ? `forward:${model.get("seed")}` : "reverse");
-  const steps = () => model.get("steps")[stepsKey()] || [];
+  const count = () => model.get("counts")[stepsKey()] || 0;
   const current = () => {
     const k = model.get("step");
-    return k < 0 ? steps().length - 1 : k;
+    return k < 0 ? count() - 1 : k;
+  };
+  // The loaded page, if it is the current pass's and holds step k.
+  const pageFor = (k) => {
+    const page = model.get("page");
+    const ok = page.key === stepsKey() && k >= page.start && k < page.start + page.steps.length;
+    return ok ? page : null;
   };
   const records = () => model.get("records");
 
@@ -92,15 +101,15 @@ function render({ model, el }) {
     model.save_changes();
   }
   function go(k) {
-    const n = steps().length;
+    const n = count();
     if (!n) return;
     model.set("step", Math.max(0, Math.min(n - 1, k)));
     model.save_changes();
   }
   function start() {
-    if (current() >= steps().length - 1) go(0);
+    if (current() >= count() - 1) go(0);
     timer = setInterval(() => {
-      if (current() >= steps().length - 1) stop();
+      if (current() >= count() - 1) stop();
       else go(current() + 1);
     }, SPEEDS[speed.value]);
     play.textContent = "Pause";
@@ -163,9 +172,11 @@ function render({ model, el }) {
       for (const c of [...svg.classList]) if (c.startsWith("ad-seed-")) svg.classList.remove(c);
       svg.classList.add(mode() === "forward" ? "ad-forward" : "ad-reverse", `ad-seed-${seedIndex}`);
     }
-    const list = steps();
+    const n = count();
     const k = current();
-    const done = doneUpTo(list, k);
+    const page = pageFor(k);
+    if (n && !page) return; // the page for this step is on its way: restyle when it lands
+    const done = page ? doneUpTo(page, k) : new Map();
     const byId = new Map(records().map((r) => [r.id, r]));
     const boxOf = (id) => (byId.get(id) || { box: id }).box;
     // Values follow the latest trace; mode lines show what the steps so far have set.
@@ -184,12 +195,12 @@ function render({ model, el }) {
     for (const g of canvas.querySelectorAll(".ad-current, .ad-edge-current")) {
       g.classList.remove("ad-current", "ad-edge-current");
     }
-    const step = list[k];
+    const step = page ? page.steps[k - page.start] : null;
     if (step && model.get("step") >= 0) {
-      const g = nodesById.get(boxOf(step[0]));
+      const g = nodesById.get(step[1]);
       if (g) g.classList.add("ad-current");
-      for (const [p, c] of step[1]) {
-        for (const e of edgesByPair.get(`${boxOf(p)} ${boxOf(c)}`) || []) e.classList.add("ad-edge-current");
+      for (const [p, c] of step[2]) {
+        for (const e of edgesByPair.get(`${p} ${c}`) || []) e.classList.add("ad-edge-current");
       }
     }
     const selected = model.get("selected");
@@ -201,10 +212,10 @@ function render({ model, el }) {
     seedSelect.replaceChildren(...seeds.map((s) => h("option", { value: s }, s)));
     seedSelect.value = model.get("seed");
     seedSelect.hidden = mode() !== "forward";
-    slider.max = String(Math.max(0, list.length - 1));
+    slider.max = String(Math.max(0, n - 1));
     slider.value = String(k);
-    counter.textContent = list.length ? `step ${k + 1} of ${list.length}` : "no steps";
-    narration.textContent = step ? step[2] : "";
+    counter.textContent = n ? `step ${k + 1} of ${n}` : "no steps";
+    narration.textContent = step ? step[3] : "";
     drawTable(byId, done, boxOf);
     drawSource(byId);
   }
@@ -308,7 +319,7 @@ function render({ model, el }) {
   }
 
   model.on("change:svg", drawSvg);
-  for (const name of ["records", "steps", "mode", "seed", "step", "selected", "seeds", "source"]) {
+  for (const name of ["records", "counts", "page", "mode", "seed", "step", "selected", "seeds", "source"]) {
     model.on(`change:${name}`, restyle);
   }
   model.on("change:inputs", drawInputs);

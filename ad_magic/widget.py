@@ -4,7 +4,10 @@ An anywidget: this class holds the synced state, `widget.js` (a small
 hand-written ES module next to it, no bundler, no network imports) draws it.
 The SVG is sent once per trace; stepping, selecting and switching mode or seed
 change one small trait each (`step`, `selected`, `mode`, `seed`) and the
-browser restyles the SVG it already has. Editing an input re-traces the cell
+browser restyles the SVG it already has. Steps travel in pages of PAGE steps,
+with the running totals at the page's start, so a 30,000-node graph costs no
+more per step than a small one; a new page is sent only when a step leaves
+the current one. Editing an input re-traces the cell
 (in a scratch copy of the namespace) and updates values, gradients and steps,
 keeping the SVG when the graph's shape is unchanged. Clicking a collapsed
 group opens it (a new layout, by necessity).
@@ -21,9 +24,11 @@ import traitlets as t
 from ad_magic import render
 from ad_magic.groups import View
 from ad_magic.result import GradResult
-from ad_magic.steps import num
+from ad_magic.steps import Step, num
 
 HERE = Path(__file__).parent
+PAGE = 500  # steps sent to the browser at a time
+TABLE = 400  # node records sent: the drawn ones first, then named ones
 
 
 def shape(result: GradResult) -> list[tuple[str, tuple[str, ...]]]:
@@ -38,19 +43,16 @@ class GradWidget(anywidget.AnyWidget):
     _css = HERE / "widget.css"
 
     svg = t.Unicode("").tag(sync=True)
-    records: t.List[dict[str, Any]] = t.List().tag(
-        sync=True
-    )  # one dict per node, for labels, table and source
-    steps = t.Dict().tag(sync=True)  # "reverse" or "forward:<seed>" -> list of steps
+    records: t.List[dict[str, Any]] = t.List().tag(sync=True)  # drawn and named nodes
+    counts = t.Dict().tag(sync=True)  # "reverse" or "forward:<seed>" -> number of steps
+    page = t.Dict().tag(sync=True)  # the steps around the current one: see _page()
     mode = t.Unicode("reverse").tag(sync=True)
     seed = t.Unicode("").tag(sync=True)
     seeds: t.List[str] = t.List().tag(sync=True)
     step = t.Int(-1).tag(sync=True)  # index into the current mode's steps; -1: all done
     selected = t.Unicode("").tag(sync=True)
     source = t.Unicode("").tag(sync=True)
-    inputs: t.List[dict[str, Any]] = t.List().tag(
-        sync=True
-    )  # the scalar inputs: {"name", "value"}
+    inputs: t.List[dict[str, Any]] = t.List().tag(sync=True)  # scalar inputs: name, value
     cost = t.Unicode("").tag(sync=True)
     notes: t.List[str] = t.List().tag(sync=True)
     output = t.Unicode("").tag(sync=True)
@@ -61,9 +63,12 @@ class GradWidget(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self.result = result
         self.view = View(result.graph, render.config.budget)
-        self.mode = result.mode if result.seeds or result.mode == "reverse" else "reverse"
+        self._steps: dict[str, list[Step]] = {}
         self._load(result, layout=True)
         self.seed = result.seed if result.seed in result.seeds else (result.seeds or [""])[0]
+        self.mode = result.mode if result.seeds else "reverse"
+        self.observe(self._turn_page, names=["step", "mode", "seed"])
+        self._turn_page()
         self.on_msg(self._on_msg)
 
     # -- state from a result ----------------------------------------------
@@ -71,16 +76,18 @@ class GradWidget(anywidget.AnyWidget):
         self.result = result
         if layout:
             self.svg = render.to_html(result.graph, self.view, mode="reverse")
-        unit_of = self.view.unit_of()
+        self._unit = dict(zip((n.id for n in result.graph), self.view.unit_of(), strict=True))
         groups = self.view.groups
         self.expanded = [
             {"id": g, "title": groups[g].title} for g in sorted(self.view.expanded, key=_order)
         ]
-        self.records = [_record(n, unit) for n, unit in zip(result.graph, unit_of, strict=True)]
-        steps = {"reverse": [_step(s) for s in result.steps("reverse")]}
+        drawn = [n for n in result.graph if self._unit[n.id] == n.id]
+        named = [n for n in result.graph if n.name and self._unit[n.id] != n.id]
+        self.records = [_record(n, self._unit[n.id]) for n in (drawn + named)[:TABLE]]
+        self._steps = {"reverse": result.steps("reverse")}
         for seed in result.seeds:
-            steps[f"forward:{seed}"] = [_step(s) for s in result.steps("forward", seed)]
-        self.steps = steps
+            self._steps[f"forward:{seed}"] = result.steps("forward", seed)
+        self.counts = {key: len(steps) for key, steps in self._steps.items()}
         self.seeds = result.seeds
         tracer = result.tracer
         self.source = tracer.code.source.rstrip("\n") if tracer else ""
@@ -92,7 +99,39 @@ class GradWidget(anywidget.AnyWidget):
         self.cost = cost_line(result)
         self.notes = [*result.notes, *([result.forward_note] if result.forward_note else [])]
         self.output = result.output
+        self.page = {}
         self.step = -1
+        self._turn_page()
+
+    # -- steps, a page at a time -------------------------------------------------
+    def _key(self) -> str:
+        return f"forward:{self.seed}" if self.mode == "forward" else "reverse"
+
+    def _turn_page(self, change: Any = None) -> None:
+        """Send the page holding the current step, unless the browser has it already."""
+        key = self._key()
+        steps = self._steps.get(key, [])
+        k = len(steps) - 1 if self.step < 0 else self.step
+        start = max(0, k) // PAGE * PAGE
+        if self.page.get("key") == key and self.page.get("start") == start:
+            return
+        self.page = self._page(key, start)
+
+    def _page(self, key: str, start: int) -> dict[str, Any]:
+        """Steps [start, start + PAGE) of a pass, in drawn boxes, with what steps before set.
+
+        Each step is [node, box, edges between boxes, equation, total]; `done`
+        maps each recorded node that earlier steps reached to its total then.
+        """
+        steps = self._steps.get(key, [])
+        shown = {r["id"] for r in self.records}
+        done = {s.node: num(s.total) for s in steps[:start] if s.node in shown}
+        unit = self._unit
+        page = []
+        for s in steps[start : start + PAGE]:
+            edges = {(unit[p], unit[c]) for p, c in s.edges if unit[p] != unit[c]}
+            page.append([s.node, unit[s.node], sorted(map(list, edges)), s.equation, num(s.total)])
+        return {"key": key, "start": start, "steps": page, "done": done}
 
     # -- messages from the browser --------------------------------------------
     def _on_msg(self, widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
@@ -116,9 +155,7 @@ class GradWidget(anywidget.AnyWidget):
         same = shape(result) == shape(self.result)
         if not same:
             self.view = View(result.graph, render.config.budget)
-        seed, mode = self.seed, self.mode
         self._load(result, layout=not same)
-        self.seed, self.mode = seed, mode
 
     def toggle(self, group_id: str) -> None:
         """Open a collapsed group, or close an open one."""
@@ -153,10 +190,6 @@ def _record(node: Any, unit: str) -> dict[str, Any]:
         "end_col": node.end_col,
         "box": unit,
     }
-
-
-def _step(step: Any) -> list[Any]:
-    return [step.node, [list(e) for e in step.edges], step.equation, num(step.total)]
 
 
 def cost_line(result: GradResult) -> str:

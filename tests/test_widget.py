@@ -42,11 +42,14 @@ def test_state_from_the_chapter_example(chapter):
     assert [r["id"] for r in w.records] == [f"n{i}" for i in range(6)]
     assert w.records[0] == {**w.records[0], "name": "x", "kind": "input", "grad": "-2.982"}
     assert w.seeds == ["x"] and w.seed == "x" and w.mode == "reverse"
-    reverse = w.steps["reverse"]
-    assert reverse[1][0] == "n4" and reverse[1][2].startswith("grad(b) += cos(b) * grad(y)")
-    assert reverse[1][1] == [["n4", "n5"]]
-    forward = w.steps["forward:x"]
-    assert forward[-1][2].endswith("= -2.982") and forward[-1][3] == "-2.982"
+    assert w.counts == {"reverse": 4, "forward:x": 4}
+    assert w.page["key"] == "reverse" and w.page["start"] == 0  # all of it: step -1 is the end
+    node, box, edges, equation, total = w.page["steps"][1]
+    assert (node, box, edges) == ("n4", "n4", [["n4", "n5"]])
+    assert equation.startswith("grad(b) += cos(b) * grad(y)") and total == "-0.9941"
+    w.mode = "forward"
+    assert w.page["key"] == "forward:x"
+    assert w.page["steps"][-1][3].endswith("= -2.982") and w.page["steps"][-1][4] == "-2.982"
     assert w.source == "a = x**2\nb = a + 1\ny = sin(b)"
     assert w.inputs == [{"name": "x", "value": 1.5}]
     assert "1 pass" in w.cost and "one backward pass" in w.cost
@@ -59,11 +62,14 @@ def test_stepping_selecting_and_mode_changes_are_tiny_and_keep_the_svg(chapter):
     w.comm.send = lambda data=None, metadata=None, buffers=None: sent.append(data)  # the wire
     svg = w.svg
     w.step = 3
+    w.step = 0
     w.selected = "n2"
-    w.mode = "forward"
-    w.seed = "x"
+    w.mode = "forward"  # a new pass: its page travels once
     assert w.svg is svg
-    assert sent and all(len(json.dumps(m)) < 1024 for m in sent)
+    page_messages = [m for m in sent if "page" in json.dumps(m)]
+    step_messages = [m for m in sent if m not in page_messages]
+    assert len(page_messages) == 1 and step_messages
+    assert all(len(json.dumps(m)) < 1024 for m in step_messages)
     assert all("svg" not in json.dumps(m) for m in sent)
 
 
@@ -121,3 +127,22 @@ def test_widget_js_has_the_stable_hooks():
     for hook in HOOKS:
         assert hook in text
     assert "import " not in text and "http" not in text  # no network imports
+
+
+def test_long_passes_travel_in_pages(shell):
+    from ad_magic.widget import PAGE
+
+    cell = "h = x\nfor k in range(400):\n    h = tanh(h * 0.9 + 0.1)\ny = h"
+    w = GradWidget(trace(shell, "x=0.3", cell))
+    n = w.counts["reverse"]
+    assert n > PAGE and len(w.page["steps"]) == n - w.page["start"] <= PAGE
+    w.step = 0
+    assert w.page["start"] == 0 and len(w.page["steps"]) == PAGE and w.page["done"] == {}
+    w.step = PAGE + 3
+    page = w.page
+    assert page["start"] == PAGE and page["steps"][3][0] == w.result.steps()[PAGE + 3].node
+    reached = {s.node for s in w.result.steps()[:PAGE]}
+    shown = {r["id"] for r in w.records}
+    assert set(page["done"]) == reached & shown  # totals so far, for the nodes the browser has
+    w.step = PAGE + 4
+    assert w.page is page  # same page: nothing sent
