@@ -108,7 +108,7 @@ class GradMagics(Magics):
         assert self.shell is not None, "GradMagics needs a shell"
         return self.shell
 
-    @magic_arguments()
+    @magic_arguments(name="%grad")  # usage reads %%grad
     @argument(
         "inputs",
         nargs="*",
