@@ -29,15 +29,20 @@ def in_kernel() -> bool:
 
 def static_html(result: GradResult) -> str:
     """The graph as SVG, the gradients and a node table, as one HTML fragment."""
+    from ad_magic.homework import concealment
+    from ad_magic.widget import conceal_svg
+
     esc = html.escape
+    hide = concealment(result)  # --quiz and --expect keep derivatives back
     grads = "".join(
-        f"<li>d{esc(result.output)}/d{esc(name)} = {esc(_shown(g))}</li>"
+        f"<li>d{esc(result.output)}/d{esc(name)} = {esc(hide.grad(_shown(g)))}</li>"
         for name, g in result.grads.items()
     )
     notes = "".join(f"<li>{esc(n)}</li>" for n in [*result.notes, result.forward_note] if n)
     rows = "".join(
         f"<tr><td>{esc(n.id)}</td><td>{esc(n.title)}</td><td>{esc(n.op.name)}</td>"
-        f"<td>{num(n.value)}</td><td>{num(n.grad)}</td><td>{n.line or ''}</td></tr>"
+        f"<td>{hide.value(n.name, num(n.value))}</td><td>{hide.grad(num(n.grad))}</td>"
+        f"<td>{n.line or ''}</td></tr>"
         for n in result.nodes[:TABLE_ROWS]
     )
     more = len(result.nodes) - TABLE_ROWS
@@ -45,8 +50,8 @@ def static_html(result: GradResult) -> str:
         rows += f'<tr><td colspan="6">… and {more} more nodes</td></tr>'
     return (
         f'<div class="ad-magic-static">'
-        f"<p><b>{esc(result.output)} = {num(result.value)}</b></p><ul>{grads}{notes}</ul>"
-        f"{render.to_html(result.graph)}"
+        f"<p><b>{esc(result.output)} = {hide.value(result.output, num(result.value))}</b></p>"
+        f"<ul>{grads}{notes}</ul>{conceal_svg(render.to_html(result.graph), result)}"
         f'<table class="ad-table"><tr><th>node</th><th>name</th><th>op</th><th>value</th>'
         f"<th>grad</th><th>line</th></tr>{rows}</table></div>"
     )

@@ -66,10 +66,20 @@ function render({ model, el }) {
   const source = h("pre", { class: "ad-source" });
   const inputs = h("div", { class: "ad-inputs" });
   const groups = h("div", { class: "ad-groups" });
+  // --quiz: the student types each step's number before the pass shows it.
+  const prompt = h("span", { class: "ad-prompt" });
+  const answerBox = h("input", { type: "text", "aria-label": "Answer", class: "ad-answer", size: "10" });
+  const check = button("Check answer", "Check", () => {
+    if (answerBox.value.trim()) model.send({ type: "answer", value: answerBox.value.trim() });
+  });
+  answerBox.addEventListener("keydown", (event) => { if (event.key === "Enter") check.click(); });
+  const feedback = h("div", { class: "ad-feedback", "aria-live": "polite" });
+  const quizBox = h("div", { class: "ad-quiz" }, h("div", { class: "ad-quiz-row" }, prompt, answerBox, check), feedback);
   el.append(
     notes, cost, error,
     h("div", { class: "ad-toolbar" }, reverse, forward, seedSelect, first, prev, next, last, play, speed, slider, counter),
     narration,
+    quizBox,
     h("div", { class: "ad-zoom" }, zoomIn, zoomOut, zoomFit),
     groups,
     viewport,
@@ -92,6 +102,7 @@ function render({ model, el }) {
     return ok ? page : null;
   };
   const records = () => model.get("records");
+  const quizOpen = () => { const q = model.get("quiz"); return Boolean(q && q.total !== undefined && !q.done); };
 
   function setMode(m) {
     if (m === "forward" && !model.get("seeds").length) return;
@@ -196,7 +207,11 @@ function render({ model, el }) {
       g.classList.remove("ad-current", "ad-edge-current");
     }
     const step = page ? page.steps[k - page.start] : null;
-    if (step && model.get("step") >= 0) {
+    const quiz = model.get("quiz");
+    if (quizOpen()) {
+      const g = nodesById.get(boxOf(quiz.node));
+      if (g) g.classList.add("ad-current");
+    } else if (step && model.get("step") >= 0) {
       const g = nodesById.get(step[1]);
       if (g) g.classList.add("ad-current");
       for (const [p, c] of step[2]) {
@@ -216,6 +231,9 @@ function render({ model, el }) {
     slider.value = String(k);
     counter.textContent = n ? `step ${k + 1} of ${n}` : "no steps";
     narration.textContent = step ? step[3] : "";
+    for (const c of [first, prev, next, last, play, slider, reverse, forward]) c.disabled = quizOpen() || (c === forward && !seeds.length);
+    for (const [id, g] of nodesById) g.classList.toggle("ad-flagged", Boolean((byId.get(id) || {}).flagged));
+    drawQuiz(quiz);
     drawTable(byId, done, boxOf);
     drawSource(byId);
   }
@@ -304,6 +322,15 @@ function render({ model, el }) {
   });
   viewport.addEventListener("pointerup", () => { drag = null; });
 
+  function drawQuiz(quiz) {
+    quizBox.hidden = !quiz || quiz.total === undefined;
+    if (quizBox.hidden) return;
+    const fb = quiz.feedback;
+    prompt.textContent = quiz.done ? `Quiz done: ${quiz.score} of ${quiz.total} right.` : `${quiz.prompt}  (${quiz.tries_left} ${quiz.tries_left === 1 ? "try" : "tries"} left, score ${quiz.score} of ${quiz.total})`;
+    answerBox.hidden = check.hidden = quiz.done;
+    feedback.replaceChildren(...(fb ? [h("div", { class: fb.right ? "ad-right" : "ad-wrong" }, fb.message), ...(fb.hint ? [h("div", { class: "ad-hint" }, `Hint: ${fb.hint}`)] : [])] : []));
+  }
+
   // Open groups, each a button that closes it again (a closed group opens on click in the graph).
   function drawGroups() {
     const open = model.get("expanded");
@@ -319,6 +346,7 @@ function render({ model, el }) {
   }
 
   model.on("change:svg", drawSvg);
+  model.on("change:quiz", () => { answerBox.value = ""; restyle(); });
   for (const name of ["records", "counts", "page", "mode", "seed", "step", "selected", "seeds", "source"]) {
     model.on(`change:${name}`, restyle);
   }

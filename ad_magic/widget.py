@@ -15,6 +15,7 @@ group opens it (a new layout, by necessity).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import traitlets as t
 
 from ad_magic import render
 from ad_magic.groups import View
+from ad_magic.homework import HIDDEN, Concealment, concealment
 from ad_magic.result import GradResult
 from ad_magic.steps import Step, num
 
@@ -58,6 +60,8 @@ class GradWidget(anywidget.AnyWidget):
     output = t.Unicode("").tag(sync=True)
     error = t.Unicode("").tag(sync=True)  # why the last live re-trace failed, if it did
     expanded: t.List[dict[str, str]] = t.List().tag(sync=True)  # open groups: {"id", "title"}
+    quiz = t.Dict().tag(sync=True)  # --quiz: Quiz.state() and the last feedback; {} without
+    hidden = t.Bool(False).tag(sync=True)  # derivatives kept back (--quiz, --expect)
 
     def __init__(self, result: GradResult, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -74,8 +78,10 @@ class GradWidget(anywidget.AnyWidget):
     # -- state from a result ----------------------------------------------
     def _load(self, result: GradResult, layout: bool) -> None:
         self.result = result
+        hide = concealment(result)
+        self.hidden = hide.grads
         if layout:
-            self.svg = render.to_html(result.graph, self.view, mode="reverse")
+            self.svg = conceal_svg(render.to_html(result.graph, self.view), result)
         self._unit = dict(zip((n.id for n in result.graph), self.view.unit_of(), strict=True))
         groups = self.view.groups
         self.expanded = [
@@ -83,7 +89,7 @@ class GradWidget(anywidget.AnyWidget):
         ]
         drawn = [n for n in result.graph if self._unit[n.id] == n.id]
         named = [n for n in result.graph if n.name and self._unit[n.id] != n.id]
-        self.records = [_record(n, self._unit[n.id]) for n in (drawn + named)[:TABLE]]
+        self.records = [_record(n, self._unit[n.id], hide) for n in (drawn + named)[:TABLE]]
         self._steps = {"reverse": result.steps("reverse")}
         for seed in result.seeds:
             self._steps[f"forward:{seed}"] = result.steps("forward", seed)
@@ -101,6 +107,7 @@ class GradWidget(anywidget.AnyWidget):
         self.output = result.output
         self.page = {}
         self.step = -1
+        self._quiz_state()
         self._turn_page()
 
     # -- steps, a page at a time -------------------------------------------------
@@ -140,6 +147,35 @@ class GradWidget(anywidget.AnyWidget):
             self.set_input(str(content["name"]), float(content["value"]))
         elif kind == "toggle":
             self.toggle(str(content["group"]))
+        elif kind == "answer":
+            self.answer(content.get("value"))
+
+    # -- the quiz ------------------------------------------------------------
+    def answer(self, value: Any) -> None:
+        """Mark the student's answer to the current quiz step; show feedback."""
+        quiz = self.result.quiz
+        if quiz is None or quiz.done:
+            return
+        feedback = quiz.answer(value)
+        self._quiz_state(feedback)
+        if quiz.done:  # everything may be shown now
+            self._load(self.result, layout=True)
+            self._quiz_state(feedback)
+
+    def _quiz_state(self, feedback: Any = None) -> None:
+        quiz = self.result.quiz
+        if quiz is None:
+            self.quiz = {}
+            return
+        state = quiz.state()
+        if feedback is not None:
+            state["feedback"] = {"right": feedback.right, "message": feedback.message,
+                                 "hint": feedback.hint}  # fmt: skip
+        mode = quiz.questions[0].step.mode if quiz.questions else "reverse"
+        if state["step"] is not None:  # show the pass up to the step being asked
+            self.mode = mode
+            self.step = max(0, state["step"] - 1)
+        self.quiz = state
 
     def set_input(self, name: str, value: float) -> None:
         """Re-trace with one input changed; keep the layout if the graph's shape is the same."""
@@ -174,16 +210,17 @@ def _order(group_id: str) -> tuple[int, int]:
     return int(depth), int(first or 0)
 
 
-def _record(node: Any, unit: str) -> dict[str, Any]:
+def _record(node: Any, unit: str, hide: Concealment) -> dict[str, Any]:
     return {
         "id": node.id,
         "name": node.name,
         "title": node.title,
         "op": node.op.name,
         "kind": node.kind,
-        "value": num(node.value),
-        "grad": num(node.grad),
-        "tangents": {s: num(v) for s, v in node.tangents.items()},
+        "value": hide.value(node.name, num(node.value)),
+        "grad": hide.grad(num(node.grad)),
+        "tangents": {s: hide.grad(num(v)) for s, v in node.tangents.items()},
+        "flagged": node.flagged,
         "line": node.line,
         "end_line": node.end_line,
         "col": node.col,
@@ -202,3 +239,20 @@ def cost_line(result: GradResult) -> str:
         f"{n_in * n_ops} operation-steps in all. Reverse mode needs one backward pass for "
         f"the scalar output: {n_ops} operation-steps, whatever the number of inputs."
     )
+
+
+_MODE_TEXT = re.compile(r'(<text class="(?:grad|tangent)[^"]*"[^>]*>)([^<]*?) [^ <]*(</text>)')
+
+
+def conceal_svg(svg: str, result: GradResult) -> str:
+    """The SVG with derivatives (and stated values) replaced by '?' while they are kept back."""
+    hide = concealment(result)
+    if hide.grads:
+        svg = _MODE_TEXT.sub(rf"\1\2 {HIDDEN}\3", svg)
+    for node in result.graph:
+        if node.name and node.name in hide.values:
+            svg = re.sub(
+                rf"(<title>{node.id}</title>.*?>value )[^<]*(</text>)", rf"\1{HIDDEN}\2", svg,
+                count=1, flags=re.S,
+            )  # fmt: skip
+    return svg

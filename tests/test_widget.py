@@ -146,3 +146,43 @@ def test_long_passes_travel_in_pages(shell):
     assert set(page["done"]) == reached & shown  # totals so far, for the nodes the browser has
     w.step = PAGE + 4
     assert w.page is page  # same page: nothing sent
+
+
+def test_quiz_hides_derivatives_and_walks_the_pass(shell):
+    from ad_magic.display import static_html
+
+    result = trace(shell, "x=1.5 --quiz", "a = x**2\nb = a + 1\ny = sin(b)")
+    w = GradWidget(result)
+    assert w.hidden and "-2.982" not in w.svg and "grad ?" in w.svg
+    assert "-2.982" not in static_html(result)
+    assert all(r["grad"] == "?" for r in w.records if r["kind"] != "const")
+    q = w.quiz
+    assert q["prompt"] == "grad(b) = ?" and q["step"] == 1 and w.step == 0 and w.mode == "reverse"
+    w._on_msg(w, {"type": "answer", "value": "3"}, [])
+    assert w.quiz["feedback"]["right"] is False and "cos(a)" in w.quiz["feedback"]["hint"]
+    assert w.quiz["step"] == 1  # one more try
+    w.answer("-0.9941")
+    assert w.quiz["feedback"]["right"] is True and w.quiz["step"] == 2 and w.step == 1
+    for step in result.steps()[2:]:
+        w.answer(f"{step.value:.6g}")
+    assert w.quiz["done"] and w.quiz["score"] == w.quiz["total"] == 3
+    assert not w.hidden and "grad -2.982" in w.svg  # all shown once the quiz is over
+
+
+def test_a_wrong_student_rule_is_flagged(shell):
+    import ad_magic
+
+    shell.reset(new_session=False)
+    shell.user_ns["ad_magic"] = ad_magic
+    made = shell.run_cell(
+        "@ad_magic.primitive(derivative=lambda a: 2 * a)  # wrong: d a**3/da = 3a**2\n"
+        "def cube(a):\n    return a**3"
+    )
+    assert made.success, made.error_in_exec
+    try:
+        assert shell.run_cell("%%grad x=2.0 --check\ny = cube(x) + x").success
+        w = GradWidget(shell.user_ns["_grad"])
+        flagged = [r for r in w.records if r["flagged"]]
+        assert [r["op"] for r in flagged] == ["cube"]
+    finally:
+        ad_magic.remove_primitive("cube")
