@@ -27,3 +27,9 @@ bench: install
 
 demo: install
 	$(VENV)/bin/jupyter lab demo_notebooks
+
+# The demo notebooks, executed without a browser (as CI does): proves `make demo` has what it needs.
+DEMO_OUT ?= $(or $(TMPDIR),/tmp)/ad_magic-demo-check
+demo-check: install
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=120 \
+		--output-dir $(DEMO_OUT) demo_notebooks/*.ipynb

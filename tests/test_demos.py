@@ -1,0 +1,143 @@
+"""The demo notebooks: each runs top to bottom on a fresh kernel and shows its key numbers.
+
+The notebooks are committed without outputs; here each one is executed with
+nbclient (the kernel runs this interpreter) in demo_notebooks/, and the text
+it printed is searched for the numbers it exists to show.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import nbclient
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMOS = ROOT / "demo_notebooks"
+NOTEBOOKS = sorted(DEMOS.glob("*.ipynb"))
+CELL_TIMEOUT = 60  # seconds per cell
+NOTEBOOK_TIMEOUT = 90  # seconds per notebook; each takes well under 20 on two cores
+
+# Text each notebook must print: the textbook chapter's numbers and the like.
+EXPECTED = {
+    "01_the_chapter.ipynb": [
+        "sin(x**2 + 1) at 1.5: value -0.10819513, derivative -2.98238903",
+        "chapter's MSE example, forward mode: dL/dw -0.05421882",
+        "one neuron, reverse mode: dloss/dw -0.07319962, dloss/db -0.03659981",
+        "dloss/dw: reverse -0.07319962, forward -0.07319962",
+        "dloss/db: reverse -0.03659981, forward -0.03659981",
+        "derivative y' = -2.98238903",
+        "loss        0.00475292",
+        "exact f'(1.5) = -2.98238903",
+        "  1000    2000",  # N = 1000 inputs cost 2000 calls
+    ],
+    "02_forward_vs_reverse.ipynb": [
+        "N = 256: forward mode did 256x the operations of reverse mode on many_in",
+        "M = 256: reverse mode did 128x the operations of forward mode on many_out",
+        "5 forward passes, one per input",
+    ],
+    "03_backprop_small_network.ipynb": [
+        "105 parameters",
+        "1122 nodes",
+        "8 boxes drawn",
+        "L2.n0.w0: backward() 0.299414, traced 0.299414",
+        "(contribution 6 of 6, running sum 0.2994)",
+    ],
+    "05_numpy_and_vectors.ipynb": [
+        "dy/dw of w.x: [ 1.   3.  -0.5]",
+        "match: True",
+        "logistic regression: loss 0.24119884, dloss/db -0.06059446",
+    ],
+}
+
+
+def printed(nb: nbformat.NotebookNode) -> str:
+    """Everything the notebook's code cells printed or showed as text."""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                parts.append(out.text)
+            elif "data" in out:
+                parts.append(out.data.get("text/plain", ""))
+    return "\n".join(parts)
+
+
+_executed: dict[str, tuple[str, float]] = {}
+
+
+def run(path: Path) -> tuple[str, float]:
+    """Execute a notebook once per test session: its printed text and its wall time."""
+    if path.name not in _executed:
+        nb = nbformat.read(path, as_version=4)
+        client = nbclient.NotebookClient(
+            nb,
+            timeout=CELL_TIMEOUT,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(DEMOS)}},
+        )
+        start = time.perf_counter()
+        client.execute()
+        _executed[path.name] = (printed(nb), time.perf_counter() - start)
+    return _executed[path.name]
+
+
+def test_the_demos_are_there() -> None:
+    names = {p.name for p in NOTEBOOKS}
+    assert set(EXPECTED) <= names, f"missing: {sorted(set(EXPECTED) - names)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_without_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {i} has outputs; clear them"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_runs_and_shows_its_numbers(path: Path) -> None:
+    text, seconds = run(path)
+    assert seconds < NOTEBOOK_TIMEOUT, f"{path.name} took {seconds:.0f} s"
+    missing = [s for s in EXPECTED.get(path.name, []) if s not in text]
+    assert not missing, f"{path.name} did not print {missing}"
+
+
+def test_the_network_learns() -> None:
+    text, _ = run(DEMOS / "03_backprop_small_network.ipynb")
+    before = re.search(r"before training: loss ([\d.]+), accuracy (\d+)%", text)
+    after = re.search(r"after training: loss ([\d.]+), accuracy (\d+)%", text)
+    assert before and after, text[-2000:]
+    assert float(after[1]) < float(before[1]) / 2
+    assert int(after[2]) >= 90
+
+
+def test_forward_and_reverse_cross_over() -> None:
+    """Notebook 02's tables: the mode that matches the shape does linear work, the other
+    quadratic, and at the largest size the matching mode is also faster."""
+    text, _ = run(DEMOS / "02_forward_vs_reverse.ipynb")
+    rows = re.findall(
+        r"^\s*256 \|\s+(\d+)\s+(\d+)\s+([\d.]+) \|\s+(\d+)\s+(\d+)\s+([\d.]+)$", text, re.M
+    )
+    assert len(rows) == 2, text
+    (f_passes, f_ops, f_ms, r_passes, r_ops, r_ms), out_row = rows
+    assert (int(f_passes), int(r_passes)) == (256, 1)
+    assert int(f_ops) == 256 * int(r_ops)
+    assert float(f_ms) > float(r_ms)
+    f_passes, f_ops, f_ms, r_passes, r_ops, r_ms = out_row
+    assert (int(f_passes), int(r_passes)) == (1, 256)
+    assert int(r_ops) > 100 * int(f_ops)
+    assert float(r_ms) > float(f_ms)
+
+
+def test_the_readme_lists_them() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Demo notebooks", 1)[-1]
+    assert "## Demo notebooks" in readme
+    for path in NOTEBOOKS:
+        assert path.name in section, f"README's demo section does not mention {path.name}"
