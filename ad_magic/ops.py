@@ -104,22 +104,31 @@ def _rule(expr: str, arg: str, deriv: str) -> str:
 
 
 def fill(template: str, names: dict[str, str]) -> str:
-    """Put names or numbers in for a, b and y in a formula such as 'cos(a)'."""
-    return _format_string(template).format_map(_Keep(names))
+    """Put names or numbers in for a, b and y in a formula such as 'cos(a)'.
+
+    What goes in is bracketed where the formula would otherwise read wrong:
+    2*a**(2-1) with a = y_hat - t becomes 2*(y_hat - t)**(2-1), and with
+    a = -0.5 it becomes 2*(-0.5)**(2-1). Sole arguments, cos(a), need none.
+    """
+    pieces = _pieces(template)
+    out = []
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            out.append(piece)
+            continue
+        text = names.get(piece, piece)
+        alone = pieces[i - 1].endswith("(") and pieces[i + 1].startswith(")")
+        out.append(text if alone or _SIMPLE.fullmatch(text) else f"({text})")
+    return "".join(out)
+
+
+_SIMPLE = re.compile(r"[\w.\[\],']+")  # a name (h', W[0,1]) or a number that is not negative
 
 
 @functools.cache
-def _format_string(template: str) -> str:
-    """'cos(a)' as 'cos({a})', made once per formula."""
-    escaped = template.replace("{", "{{").replace("}", "}}")
-    return re.sub(r"\b([aby])\b", r"{\1}", escaped)
-
-
-class _Keep(dict):
-    """A mapping that leaves a letter it has no value for as it is."""
-
-    def __missing__(self, key: str) -> str:
-        return key
+def _pieces(template: str) -> list[str]:
+    """'cos(a)*b' as ['cos(', 'a', ')*', 'b', '']: text and letters, alternating."""
+    return re.split(r"\b([aby])\b", template)
 
 
 # fmt: off

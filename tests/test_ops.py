@@ -54,6 +54,23 @@ def test_rule_reads_like_the_textbook():
     assert fill(OPS["pow"].derivs[0], {"a": "x", "b": "2"}) == "2*x**(2-1)"
 
 
+@pytest.mark.parametrize(
+    ("template", "names", "expected"),
+    [
+        ("b*a**(b-1)", {"a": "y_hat - t", "b": "2"}, "2*(y_hat - t)**(2-1)"),
+        ("b*a**(b-1)", {"a": "-0.1", "b": "3"}, "3*(-0.1)**(3-1)"),  # not -(0.1**2)
+        ("cos(a)", {"a": "x**2 + 1"}, "cos(x**2 + 1)"),  # a sole argument needs no brackets
+        ("-a/b**2", {"a": "h'", "b": "W[0,1]"}, "-h'/W[0,1]**2"),
+    ],
+)
+def test_fill_brackets_what_would_read_wrong(template, names, expected):
+    assert fill(template, names) == expected
+    if all(v.replace(".", "").lstrip("-").isdigit() for v in names.values()):
+        assert eval(fill(template, names)) == eval(
+            template, {}, {k: float(v) for k, v in names.items()}
+        )
+
+
 @pytest.mark.parametrize("op", TABLE, ids=lambda op: op.name)
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
