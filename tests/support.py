@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -44,3 +45,17 @@ def central(f: Callable[..., float], args: tuple[float, ...], i: int, h: float =
     up[i] += h
     down[i] -= h
     return (f(*up) - f(*down)) / (2 * h)
+
+
+def run(ip: Any, cell: str) -> Any:
+    """Run a cell in a real shell; its ExecutionResult, after checking it raised nothing."""
+    result = ip.run_cell(cell)
+    assert result.success, result.error_in_exec or result.error_before_exec
+    return result
+
+
+def failure(ip: Any, cell: str) -> BaseException:
+    """Run a cell that must fail; what it raised."""
+    result = ip.run_cell(cell)
+    assert not result.success
+    return result.error_in_exec or result.error_before_exec

@@ -7,21 +7,12 @@ import math
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
+from support import failure, run
 
 from ad_magic import ops
 from ad_magic.primitives import defined, remove_primitive
 
 DY_DX = 2 * 1.5 * math.cos(3.25)  # the chapter's y = sin(x**2 + 1) at x = 1.5: -2.98238903
-
-
-@pytest.fixture(scope="module")
-def shell():
-    ip = start_ipython() or InteractiveShell.instance()  # None once another test started it
-    ip.run_line_magic("load_ext", "ad_magic")
-    yield ip
-    ip.run_line_magic("unload_ext", "ad_magic")
 
 
 @pytest.fixture
@@ -32,16 +23,9 @@ def ip(shell):
         remove_primitive(name)
 
 
-def run(ip, cell):
-    result = ip.run_cell(cell)
-    assert result.success, result.error_in_exec or result.error_before_exec
-    return result
-
-
 def usage_error(ip, cell):
     """The one-line UsageError a cell raises (the cell's own lines must not have run)."""
-    result = ip.run_cell(cell)
-    err = result.error_in_exec or result.error_before_exec
+    err = failure(ip, cell)
     assert isinstance(err, UsageError), err
     assert "\n" not in str(err)
     return str(err)

@@ -7,19 +7,10 @@ import math
 import numpy as np
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
+from support import failure, run
 
 from ad_magic import Value, dual, value
 from ad_magic.result import GradResult
-
-
-@pytest.fixture(scope="module")
-def shell():
-    ip = start_ipython() or InteractiveShell.instance()  # None once another test started it
-    ip.run_line_magic("load_ext", "ad_magic")
-    yield ip
-    ip.run_line_magic("unload_ext", "ad_magic")
 
 
 @pytest.fixture
@@ -28,19 +19,6 @@ def ip(shell):
     shell.run_cell("import numpy as np")
     yield shell
     assert value.on_create is None and dual.on_create is None  # nothing left hooked
-
-
-def run(ip, cell):
-    """Run a cell; return the ExecutionResult after checking it raised nothing."""
-    result = ip.run_cell(cell)
-    assert result.success, result.error_in_exec or result.error_before_exec
-    return result
-
-
-def failure(ip, cell):
-    result = ip.run_cell(cell)
-    assert not result.success
-    return result.error_in_exec or result.error_before_exec
 
 
 # -- the chapter, both modes ------------------------------------------------------

@@ -8,8 +8,6 @@ import re
 import nbformat
 import numpy as np
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -17,14 +15,6 @@ from ad_magic.primitives import defined, remove_primitive
 from ad_magic.testing import assert_grad, assert_matches_numeric, assert_value
 
 DY_DX = 2 * 1.5 * math.cos(3.25)
-
-
-@pytest.fixture(scope="module")
-def shell():
-    ip = start_ipython() or InteractiveShell.instance()  # None once another test started it
-    ip.run_line_magic("load_ext", "ad_magic")
-    yield ip
-    ip.run_line_magic("unload_ext", "ad_magic")
 
 
 @pytest.fixture

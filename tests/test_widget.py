@@ -9,18 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
 
 from ad_magic import render
 from ad_magic.widget import GradWidget
-
-
-@pytest.fixture(scope="module")
-def shell():
-    ip = start_ipython() or InteractiveShell.instance()  # None once another test started it
-    ip.run_line_magic("load_ext", "ad_magic")
-    return ip
 
 
 def trace(shell, line, cell):
