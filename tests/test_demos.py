@@ -46,6 +46,22 @@ EXPECTED = {
         "L2.n0.w0: backward() 0.299414, traced 0.299414",
         "(contribution 6 of 6, running sum 0.2994)",
     ],
+    "04_homework_template.ipynb": [
+        "attempt 1: 3 of 4 right",
+        "dy/dx = 0.731: wrong\n",  # and not "(it is ...)": kept back without --reveal
+        "attempt 2: 4 of 4 right",
+        "computed: dy/dw = 1.46211716, dy/dx = 0.36552929",
+        "hint: d exp(a)/da = exp(a); the chain rule: grad(z) += exp(z) * grad(exp(z))",
+        "quiz score: 4 of 5",
+        "flagged node: n3 y (line 2)",
+        "d softplus(a)/da = 1/(1 + exp(a))    rule 0.268941  numeric 0.731059  fail",
+        "all checks pass: True",
+        "# input x = 2, grad = 0.365529",
+        "#   z = 1  grad = 0.731059",
+        "autograder: all tests passed",
+        "dy/dx is 0.3655292893, expected 0.7310585786",
+        "the rule d softplus(a)/da = 1/(1 + exp(a)) gives 0.268941, numerically 0.731059",
+    ],
     "05_numpy_and_vectors.ipynb": [
         "dy/dw of w.x: [ 1.   3.  -0.5]",
         "match: True",
