@@ -7,12 +7,8 @@ returns the result for display; misuse is a one-line UsageError.
 
 from __future__ import annotations
 
-import ast
-import re
-from numbers import Real
 from typing import Any
 
-import numpy as np
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
@@ -23,52 +19,11 @@ from ad_magic import expect
 from ad_magic.annotate import annotate
 from ad_magic.cellcode import compile_cell
 from ad_magic.localcheck import check_nodes
+from ad_magic.magicline import cell_assigns, check_names, join_brackets, read_inputs
 from ad_magic.quiz import Quiz
 from ad_magic.result import GradResult
-from ad_magic.scalar import Scalar
 from ad_magic.trace import Input, TraceError, Tracer, graph_of_value
 from ad_magic.value import Value
-
-_NAME = re.compile(r"[A-Za-z_]\w*")
-
-
-def _join_brackets(tokens: list[str]) -> list[str]:
-    """Glue tokens back together where a space split a bracketed expression."""
-    items: list[str] = []
-    depth = 0
-    for tok in tokens:
-        if depth > 0 or (items and (tok.startswith("=") or items[-1].endswith("="))):
-            items[-1] += " " + tok
-        else:
-            items.append(tok)
-        depth += sum(tok.count(c) for c in "([{") - sum(tok.count(c) for c in ")]}")
-    return [item.rstrip(",").strip() for item in items if item.strip(",")]
-
-
-def _number(name: str, obj: Any) -> float | np.ndarray:
-    """An input's value as a float or float array; Values and Duals give their numbers."""
-    if isinstance(obj, Scalar):
-        return obj.primal
-    if isinstance(obj, Real) and not isinstance(obj, bool):
-        return float(obj)
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        arr = np.asarray(obj, dtype=object)
-        flat = [x.primal if isinstance(x, Scalar) else x for x in arr.flat]
-        if flat and all(isinstance(x, Real) and not isinstance(x, bool) for x in flat):
-            return np.array(flat, dtype=float).reshape(arr.shape)
-    raise UsageError(
-        f"input {name} must be a number or an array of numbers, not {type(obj).__name__}"
-    )
-
-
-def _cell_assigns(cell: str) -> set[str]:
-    try:
-        tree = ast.parse(cell)
-    except SyntaxError:
-        return set()
-    return {
-        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    }
 
 
 @magics_class
@@ -142,11 +97,11 @@ class GradMagics(Magics):
         """
         __tracebackhide__ = True
         # Split as the shell would, then glue bracketed inputs such as w=[0.5, -1].
-        args = self.grad.parser.parse_args(_join_brackets(arg_split(line)))
+        args = self.grad.parser.parse_args(join_brackets(arg_split(line)))
         if not cell.strip():
             raise UsageError("%%grad needs a cell to trace, e.g. y = sin(x**2 + 1)")
-        inputs = self._inputs(args.inputs)
-        self._check_names(args, inputs, cell)
+        inputs = read_inputs(args.inputs, self._shell.user_ns)
+        check_names(args, inputs, cell)
         expected = self._expected(args, inputs, cell)
         try:
             code = compile_cell(self.shell, cell)
@@ -188,7 +143,7 @@ class GradMagics(Magics):
             raise UsageError(f"--tol must be a positive number, not {args.tol:g}")
         if args.expect is None:
             return {}
-        known = _cell_assigns(cell) | {i.name for i in inputs} | {args.out or ""}
+        known = cell_assigns(cell) | {i.name for i in inputs} | {args.out or ""}
         try:
             expected = expect.parse(args.expect)
             expect.check_names(expected, known - {""})
@@ -219,41 +174,3 @@ class GradMagics(Magics):
             result.quiz = Quiz(steps, tol, self.quiz_tries)
         if args.annotate:
             print(annotate(result, line))
-
-    def _inputs(self, tokens: list[str]) -> list[Input]:
-        if not tokens:
-            raise UsageError("%%grad needs at least one input, e.g. %%grad x=1.5")
-        inputs: dict[str, Input] = {}
-        ns = self._shell.user_ns
-        for item in _join_brackets(tokens):
-            name, _, expr = item.partition("=")
-            name = name.strip()
-            if not _NAME.fullmatch(name):
-                raise UsageError(f"cannot read input {item!r}: write NAME=EXPRESSION or NAME")
-            if name in inputs:
-                raise UsageError(f"input {name} is given twice")
-            if expr:
-                try:
-                    obj = eval(expr, ns)
-                except Exception as exc:
-                    raise UsageError(f"input {name}={expr}: {type(exc).__name__}: {exc}") from None
-            elif name in ns:
-                obj = ns[name]
-            else:
-                raise UsageError(f"input {name} is not defined; give it a value: {name}=1.5")
-            inputs[name] = Input(name, _number(name, obj))
-        return list(inputs.values())
-
-    @staticmethod
-    def _check_names(args: Any, inputs: list[Input], cell: str) -> None:
-        if args.out is not None:
-            if not _NAME.fullmatch(args.out):
-                raise UsageError(f"--out takes a variable name, not {args.out!r}")
-            if args.out not in _cell_assigns(cell) | {i.name for i in inputs}:
-                raise UsageError(f"--out {args.out}: the cell does not assign {args.out}")
-        if args.result is not None and not _NAME.fullmatch(args.result):
-            raise UsageError(f"--result takes a variable name, not {args.result!r}")
-        labels = {label for i in inputs for label, _ in i.scalars()} | {i.name for i in inputs}
-        for seed in args.seed or []:
-            if seed not in labels:
-                raise UsageError(f"--seed {seed}: not an input (inputs: {', '.join(labels)})")

@@ -1,0 +1,100 @@
+"""Reading a %%grad magic line: its inputs and the names its options refer to.
+
+Everything here runs before the cell does, so a wrong line costs nothing: each
+problem is one UsageError line that says what to write instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from numbers import Real
+from typing import Any
+
+import numpy as np
+from IPython.core.error import UsageError
+
+from ad_magic.inputs import Input
+from ad_magic.scalar import Scalar
+
+NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def join_brackets(tokens: list[str]) -> list[str]:
+    """Glue tokens back together where a space split a bracketed expression."""
+    items: list[str] = []
+    depth = 0
+    for tok in tokens:
+        if depth > 0 or (items and (tok.startswith("=") or items[-1].endswith("="))):
+            items[-1] += " " + tok
+        else:
+            items.append(tok)
+        depth += sum(tok.count(c) for c in "([{") - sum(tok.count(c) for c in ")]}")
+    return [item.rstrip(",").strip() for item in items if item.strip(",")]
+
+
+def number(name: str, obj: Any) -> float | np.ndarray:
+    """An input's value as a float or float array; Values and Duals give their numbers."""
+    if isinstance(obj, Scalar):
+        return obj.primal
+    if isinstance(obj, Real) and not isinstance(obj, bool):
+        return float(obj)
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        arr = np.asarray(obj, dtype=object)
+        flat = [x.primal if isinstance(x, Scalar) else x for x in arr.flat]
+        if flat and all(isinstance(x, Real) and not isinstance(x, bool) for x in flat):
+            return np.array(flat, dtype=float).reshape(arr.shape)
+    raise UsageError(
+        f"input {name} must be a number or an array of numbers, not {type(obj).__name__}"
+    )
+
+
+def cell_assigns(cell: str) -> set[str]:
+    """Every name the cell assigns, anywhere in it."""
+    try:
+        tree = ast.parse(cell)
+    except SyntaxError:
+        return set()
+    return {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+
+
+def read_inputs(tokens: list[str], ns: dict[str, Any]) -> list[Input]:
+    """The inputs of a magic line: NAME=EXPRESSION evaluated in ns, or NAME for its value."""
+    if not tokens:
+        raise UsageError("%%grad needs at least one input, e.g. %%grad x=1.5")
+    inputs: dict[str, Input] = {}
+    for item in join_brackets(tokens):
+        name, _, expr = item.partition("=")
+        name = name.strip()
+        if not NAME.fullmatch(name):
+            raise UsageError(f"cannot read input {item!r}: write NAME=EXPRESSION or NAME")
+        if name in inputs:
+            raise UsageError(f"input {name} is given twice")
+        if expr:
+            try:
+                obj = eval(expr, ns)
+            except Exception as exc:
+                raise UsageError(f"input {name}={expr}: {type(exc).__name__}: {exc}") from None
+        elif name in ns:
+            obj = ns[name]
+        else:
+            raise UsageError(f"input {name} is not defined; give it a value: {name}=1.5")
+        inputs[name] = Input(name, number(name, obj))
+    return list(inputs.values())
+
+
+def check_names(args: Any, inputs: list[Input], cell: str) -> None:
+    """--out, --result and --seed name something sensible, before the cell runs."""
+    if args.out is not None:
+        if not NAME.fullmatch(args.out):
+            raise UsageError(f"--out takes a variable name, not {args.out!r}")
+        if args.out not in cell_assigns(cell) | {i.name for i in inputs}:
+            raise UsageError(f"--out {args.out}: the cell does not assign {args.out}")
+    if args.result is not None and not NAME.fullmatch(args.result):
+        raise UsageError(f"--result takes a variable name, not {args.result!r}")
+    labels = {label for i in inputs for label, _ in i.scalars()} | {i.name for i in inputs}
+    for seed in args.seed or []:
+        if seed not in labels:
+            raise UsageError(f"--seed {seed}: not an input (inputs: {', '.join(labels)})")
