@@ -64,11 +64,12 @@ def check_lines(result: GradResult) -> list[str]:
     if result.node_checks:
         graph = result.graph
         lines.append("local rules (each node's partial vs central differences of its row):")
+        width = max(len(c.rule) for c in result.node_checks)
         for c in result.node_checks:
             node = graph[c.node]
             status = mark(c.ok) if c.status != "skip" else "skip (no derivative here)"
             lines.append(
-                f"  {c.node:>5} {node.title:<16.16} {c.rule:<32} "
+                f"  {c.node:>5} {node.title:<16.16} {c.rule:<{width}} "
                 f"rule={c.ad:<11.6g} numeric={c.numeric:<11.6g} {status}"
             )
         flagged = result.flagged

@@ -15,7 +15,7 @@ later steps build on it. The front end (the widget) needs only `current`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +77,8 @@ class Quiz:
         self.tries_left = tries
         self.score = 0  # questions answered right
         self.history: list[tuple[Question, float, Feedback]] = []
+        # Called with each Feedback, wherever the answer came from (the widget, code).
+        self.listeners: list[Callable[[Feedback], None]] = []
 
     @property
     def current(self) -> Question | None:
@@ -124,6 +126,8 @@ class Quiz:
         if feedback.advanced:
             self.position += 1
             self.tries_left = self.tries
+        for listener in self.listeners:
+            listener(feedback)
         return feedback
 
     def state(self) -> dict[str, Any]:

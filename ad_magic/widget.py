@@ -72,6 +72,8 @@ class GradWidget(anywidget.AnyWidget):
         self.seed = result.seed if result.seed in result.seeds else (result.seeds or [""])[0]
         self.mode = result.mode if result.seeds else "reverse"
         self.observe(self._turn_page, names=["step", "mode", "seed"])
+        if result.quiz is not None:
+            result.quiz.listeners.append(self._answered)
         self._turn_page()
         self.on_msg(self._on_msg)
 
@@ -152,13 +154,15 @@ class GradWidget(anywidget.AnyWidget):
 
     # -- the quiz ------------------------------------------------------------
     def answer(self, value: Any) -> None:
-        """Mark the student's answer to the current quiz step; show feedback."""
+        """Mark the student's answer to the current quiz step (feedback follows)."""
         quiz = self.result.quiz
-        if quiz is None or quiz.done:
-            return
-        feedback = quiz.answer(value)
+        if quiz is not None and not quiz.done:
+            quiz.answer(value)
+
+    def _answered(self, feedback: Any) -> None:
+        """A quiz answer, typed here or given in code as _grad.quiz.answer(...)."""
         self._quiz_state(feedback)
-        if quiz.done:  # everything may be shown now
+        if self.result.quiz is not None and self.result.quiz.done:  # all may be shown now
             self._load(self.result, layout=True)
             self._quiz_state(feedback)
 
