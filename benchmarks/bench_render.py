@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import random
@@ -31,6 +30,8 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from bench_engine import nn_for  # micrograd's own nn.py on a given Value class
 
 from ad_magic import value
 from ad_magic.dot import build, seeds
@@ -106,19 +107,9 @@ def with_calls(root: Value, made: dict[int, tuple[tuple[str, ...], int]]) -> Gra
     return graph
 
 
-def micrograd_nn() -> Any:
-    """A private copy of micrograd's nn.py whose Value is ad_magic's."""
-    spec = importlib.util.find_spec("micrograd.nn")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.Value = Value  # type: ignore[attr-defined]
-    return module
-
-
 def demo_step(sizes: list[int], points: int, seed: int = 1) -> Graph:
     """micrograd's demo training step as a labelled graph."""
-    nn = micrograd_nn()
+    nn = nn_for(Value)
     random.seed(seed)
     model = nn.MLP(2, sizes)
     xs = [[random.uniform(-1, 1), random.uniform(-1, 1)] for _ in range(points)]
