@@ -177,3 +177,23 @@ def test_a_wrong_student_rule_is_flagged(shell):
         assert [r["op"] for r in flagged] == ["cube"]
     finally:
         ad_magic.remove_primitive("cube")
+
+
+def test_a_kernel_gets_the_widget_and_a_static_fallback_in_one_bundle():
+    """In a real kernel (nbclient), as a notebook front end or nbconvert would see it."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext ad_magic"),
+        nbformat.v4.new_code_cell("%%grad x=1.5\ny = sin(x**2 + 1)"),
+    ]
+    nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    (output,) = nb.cells[1].outputs
+    data = output["data"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert "<svg" in data["text/html"] and "<title>n0</title>" in data["text/html"]
+    assert "dy/dx = -2.982" in data["text/html"] and "dy/dx = -2.982" in data["text/plain"]
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert any(m["model_name"] == "AnyModel" for m in state.values())  # saved for nbconvert
