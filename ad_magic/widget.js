@@ -286,17 +286,43 @@ function render({ model, el }) {
 
   // -- inputs ------------------------------------------------------------------
   let debounce = null;
+  // Rebuilt only when the inputs themselves change: a re-trace after a drag
+  // updates the numbers in place, so the slider being dragged (or the box
+  // being typed in) stays under the pointer, its range unchanged.
+  let inputEls = new Map();
+  const sentValue = new Map(); // input name -> the value the kernel has or was sent
   function drawInputs() {
-    const rows = model.get("inputs").map(({ name, value }) => {
+    const list = model.get("inputs");
+    for (const { name, value } of list) sentValue.set(name, value);
+    if (list.length === inputEls.size && list.every(({ name }) => inputEls.has(name))) {
+      for (const { name, value } of list) {
+        const { range, box } = inputEls.get(name);
+        if (document.activeElement !== range) range.value = String(value);
+        if (document.activeElement !== box) box.value = String(value);
+      }
+      return;
+    }
+    inputEls = new Map();
+    const rows = list.map(({ name, value }) => {
       const span = Math.max(1, Math.abs(value)) * 2;
       const range = h("input", { type: "range", min: String(value - span), max: String(value + span), step: String(span / 200), value: String(value), "aria-label": name });
       const box = h("input", { type: "number", step: "any", value: String(value), "aria-label": `${name} value` });
+      // Each value once: the box's change on blur after Enter would re-trace again
+      // (and start the pass anew).
       const send = (v) => {
         clearTimeout(debounce);
-        debounce = setTimeout(() => model.send({ type: "input", name, value: Number(v) }), 150);
+        if (Number(v) === sentValue.get(name)) return;
+        debounce = setTimeout(() => {
+          sentValue.set(name, Number(v));
+          model.send({ type: "input", name, value: Number(v) });
+        }, 150);
       };
       range.addEventListener("input", () => { box.value = range.value; send(range.value); });
-      box.addEventListener("change", () => { range.value = box.value; send(box.value); });
+      const commit = () => { range.value = box.value; send(box.value); };
+      box.addEventListener("change", commit);
+      // JupyterLab keeps Enter from reaching an output's number box as a change.
+      box.addEventListener("keydown", (event) => { if (event.key === "Enter") commit(); });
+      inputEls.set(name, { range, box });
       return h("label", { class: "ad-input" }, `${name} `, range, box);
     });
     inputs.replaceChildren(...rows);
