@@ -131,15 +131,30 @@ class GradWidget(anywidget.AnyWidget):
 
         Each step is [node, box, edges between boxes, equation, total]; `done`
         maps each recorded node that earlier steps reached to its total then.
+        While derivatives are kept back outside a quiz (--expect), the totals
+        are "?" and each equation stops at its rule.
         """
+        quiz = self.result.quiz
+        keep_back = self.hidden and (quiz is None or quiz.done)
+
+        def total(s: Step) -> str:
+            return HIDDEN if keep_back else num(s.total)
+
+        def equation(s: Step) -> str:  # the rule without its numbers
+            if not keep_back:
+                return s.equation
+            parts = s.equation.split(" = ")  # "grad(b) += rule = numbers = total"
+            rule = parts[:1] if "+=" in parts[0] or len(parts) < 3 else parts[:2]  # tangent(a) =
+            return " = ".join([*rule, HIDDEN])
+
         steps = self._steps.get(key, [])
         shown = {r["id"] for r in self.records}
-        done = {s.node: num(s.total) for s in steps[:start] if s.node in shown}
+        done = {s.node: total(s) for s in steps[:start] if s.node in shown}
         unit = self._unit
         page = []
         for s in steps[start : start + PAGE]:
             edges = {(unit[p], unit[c]) for p, c in s.edges if unit[p] != unit[c]}
-            page.append([s.node, unit[s.node], sorted(map(list, edges)), s.equation, num(s.total)])
+            page.append([s.node, unit[s.node], sorted(map(list, edges)), equation(s), total(s)])
         return {"key": key, "start": start, "steps": page, "done": done}
 
     # -- messages from the browser --------------------------------------------
