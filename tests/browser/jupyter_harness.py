@@ -246,13 +246,16 @@ class Stopwatch:
         return float(self.page.evaluate("() => window.__adSeen - window.__adStart"))
 
 
-def record_timing(test: str, what: str, ms: float) -> None:
-    """Print a timing (visible with -s) and keep it in artifacts/timings.json."""
-    print(f"\n[timing] {test}: {what} = {ms:.0f} ms")
+def record_timing(test: str, what: str, ms: float, unit: str = "ms") -> None:
+    """Print a timing (visible with -s) and keep it in artifacts/timings.json.
+
+    Other benchmark figures (bytes on the wire, boxes drawn) go there too, with their `unit`.
+    """
+    print(f"\n[timing] {test}: {what} = {ms:.0f} {unit}")
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / "timings.json"
     data = json.loads(path.read_text()) if path.exists() else {}
-    data.setdefault(test, {})[what] = {"ms": round(ms, 1), "at": time.strftime("%FT%T")}
+    data.setdefault(test, {})[what] = {unit: round(ms, 1), "at": time.strftime("%FT%T")}
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
