@@ -69,6 +69,16 @@ def _names(graph: Graph, node: Node, numbers: bool) -> dict[str, str]:
     return names
 
 
+def factor(text: str) -> str:
+    """text bracketed if it is a sum or difference, so that it can be multiplied."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += (c in "([") - (c in ")]")
+        if depth == 0 and c in "+-" and 0 < i < len(text) - 1 and text[i - 1] == " ":
+            return f"({text})"
+    return text
+
+
 def _traced_args(graph: Graph, node: Node) -> list[tuple[int, Node]]:
     return [(i, graph[p]) for i, p in enumerate(node.parents) if graph[p].kind != "const"]
 
@@ -77,8 +87,8 @@ def _reverse_text(graph: Graph, step: Step) -> str:
     child, parent = graph[step.via], graph[step.node]
     deriv = child.op.derivs[step.arg]
     text = (
-        f"grad({parent.title}) += {fill(deriv, _names(graph, child, False))} "
-        f"* grad({child.title}) = {fill(deriv, _names(graph, child, True))} "
+        f"grad({parent.title}) += {factor(fill(deriv, _names(graph, child, False)))} "
+        f"* grad({child.title}) = {factor(fill(deriv, _names(graph, child, True)))} "
         f"* {num(child.grad)} = {num(step.value)}"
     )
     if step.parts > 1:
@@ -95,8 +105,8 @@ def _forward_text(graph: Graph, step: Step) -> str:
     terms, values = [], []
     for i, parent in _traced_args(graph, node):
         deriv = node.op.derivs[i]
-        terms.append(f"{fill(deriv, titles)}*tangent({parent.title})")
-        values.append(f"{fill(deriv, numbers)}*{num(parent.tangents.get(seed, 0.0))}")
+        terms.append(f"{factor(fill(deriv, titles))}*tangent({parent.title})")
+        values.append(f"{factor(fill(deriv, numbers))}*{num(parent.tangents.get(seed, 0.0))}")
     return (
         f"tangent({node.title}) = {' + '.join(terms)} = {' + '.join(values)} = {num(step.value)}"
     )

@@ -78,7 +78,7 @@ class GradWidget(anywidget.AnyWidget):
         self.on_msg(self._on_msg)
 
     # -- state from a result ----------------------------------------------
-    def _load(self, result: GradResult, layout: bool) -> None:
+    def _load(self, result: GradResult, layout: bool, keep_step: bool = False) -> None:
         self.result = result
         hide = concealment(result)
         self.hidden = hide.grads
@@ -86,9 +86,12 @@ class GradWidget(anywidget.AnyWidget):
             self.svg = conceal_svg(render.to_html(result.graph, self.view), result)
         self._unit = dict(zip((n.id for n in result.graph), self.view.unit_of(), strict=True))
         groups = self.view.groups
-        self.expanded = [
-            {"id": g, "title": groups[g].title} for g in sorted(self.view.expanded, key=_order)
-        ]
+        grouped = len(result.graph) > self.view.budget  # a small graph is drawn whole
+        self.expanded = (
+            [{"id": g, "title": groups[g].title} for g in sorted(self.view.expanded, key=_order)]
+            if grouped
+            else []
+        )
         drawn = [n for n in result.graph if self._unit[n.id] == n.id]
         named = [n for n in result.graph if n.name and self._unit[n.id] != n.id]
         self.records = [_record(n, self._unit[n.id], hide) for n in (drawn + named)[:TABLE]]
@@ -108,7 +111,8 @@ class GradWidget(anywidget.AnyWidget):
         self.notes = [*result.notes, *([result.forward_note] if result.forward_note else [])]
         self.output = result.output
         self.page = {}
-        self.step = -1
+        if not (keep_step and self.step < self.counts.get(self._key(), 0)):
+            self.step = -1
         self._quiz_state()
         self._turn_page()
 
@@ -148,6 +152,8 @@ class GradWidget(anywidget.AnyWidget):
             return " = ".join([*rule, HIDDEN])
 
         steps = self._steps.get(key, [])
+        if quiz is not None and quiz.current is not None:  # what the student has not answered
+            steps = steps[: quiz.current.index]  # stays here
         shown = {r["id"] for r in self.records}
         done = {s.node: total(s) for s in steps[:start] if s.node in shown}
         unit = self._unit
@@ -192,8 +198,10 @@ class GradWidget(anywidget.AnyWidget):
                                  "hint": feedback.hint}  # fmt: skip
         mode = quiz.questions[0].step.mode if quiz.questions else "reverse"
         if state["step"] is not None:  # show the pass up to the step being asked
+            self.page = {}  # the answered part of the pass grew: send it again
             self.mode = mode
             self.step = max(0, state["step"] - 1)
+            self._turn_page()
         self.quiz = state
 
     def set_input(self, name: str, value: float) -> None:
@@ -210,7 +218,7 @@ class GradWidget(anywidget.AnyWidget):
         same = shape(result) == shape(self.result)
         if not same:
             self.view = View(result.graph, render.config.budget)
-        self._load(result, layout=not same)
+        self._load(result, layout=not same, keep_step=same)  # the same pass: stay on its step
 
     def toggle(self, group_id: str) -> None:
         """Open a collapsed group, or close an open one."""
@@ -260,6 +268,8 @@ def cost_line(result: GradResult) -> str:
     )
 
 
+_EDGE = re.compile(r'<g id="edge\d+" class="edge[^"]*">.*?</g>', re.S)
+_EDGE_TEXT = re.compile(r"(<text[^>]*>)[^<]*(</text>)")
 _MODE_TEXT = re.compile(r'(<text class="(?:grad|tangent)[^"]*"[^>]*>)([^<]*?) [^ <]*(</text>)')
 
 
@@ -268,6 +278,8 @@ def conceal_svg(svg: str, result: GradResult) -> str:
     hide = concealment(result)
     if hide.grads:
         svg = _MODE_TEXT.sub(rf"\1\2 {HIDDEN}\3", svg)
+        # Edge labels are local derivatives: on a chain they would give answers away.
+        svg = _EDGE.sub(lambda m: _EDGE_TEXT.sub(rf"\1{HIDDEN}\2", m.group()), svg)
     for node in result.graph:
         if node.name and node.name in hide.values:
             svg = re.sub(

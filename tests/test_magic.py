@@ -322,3 +322,12 @@ def test_reverse_steps_reach_every_node_even_through_a_zero_gradient(ip):
     a = next(n for n in g.nodes if n.name == "a")
     assert [s.value for s in steps if s.node == a.id] == [0.0]
     assert steps[-1].total == g.grads["x"] == 1.0
+
+
+def test_narration_brackets_a_sum_it_multiplies(ip):
+    run(ip, "%%grad x=0.5\nh = tanh(x)\ny = h * 3")
+    g = ip.user_ns["_grad"]
+    last = g.steps("reverse")[-1].equation
+    assert last.startswith("grad(x) += (1 - tanh(x)**2) * grad(h) = (1 - tanh(0.5)**2) * 3 = ")
+    forward = g.steps("forward", "x")[1].equation
+    assert forward.startswith("tangent(h) = (1 - tanh(x)**2)*tangent(x) = (1 - tanh(0.5)**2)*1")

@@ -45,6 +45,7 @@ def test_state_from_the_chapter_example(chapter):
     assert w.inputs == [{"name": "x", "value": 1.5}]
     assert "1 pass" in w.cost and "one backward pass" in w.cost
     assert w.output == "y" and w.step == -1
+    assert w.expanded == []  # a small graph is drawn whole: no groups to list
 
 
 def test_stepping_selecting_and_mode_changes_are_tiny_and_keep_the_svg(chapter):
@@ -67,8 +68,10 @@ def test_stepping_selecting_and_mode_changes_are_tiny_and_keep_the_svg(chapter):
 def test_live_input_retraces_in_place(chapter, shell):
     w = chapter
     svg = w.svg
+    w.step = 2
     w._on_msg(w, {"type": "input", "name": "x", "value": 2.0}, [])
     assert w.error == "" and w.svg is svg  # same shape: same layout
+    assert w.step == 2  # and the same place in the pass
     x = next(r for r in w.records if r["id"] == "n0")
     assert x["value"] == "2" and x["grad"] == f"{__import__('math').cos(5.0) * 4:.4g}"
     assert shell.user_ns["x"].data == 1.5  # the user's namespace is left alone
@@ -149,11 +152,14 @@ def test_quiz_hides_derivatives_and_walks_the_pass(shell):
     assert all(r["grad"] == "?" for r in w.records if r["kind"] != "const")
     q = w.quiz
     assert q["prompt"] == "grad(b) = ?" and q["step"] == 1 and w.step == 0 and w.mode == "reverse"
+    assert len(w.page["steps"]) == 1  # only the answered part of the pass reaches the browser
+    assert "-0.9941" not in w.svg  # nor the edge labels, the local derivatives
     w._on_msg(w, {"type": "answer", "value": "3"}, [])
     assert w.quiz["feedback"]["right"] is False and "cos(a)" in w.quiz["feedback"]["hint"]
     assert w.quiz["step"] == 1  # one more try
     w.answer("-0.9941")
     assert w.quiz["feedback"]["right"] is True and w.quiz["step"] == 2 and w.step == 1
+    assert len(w.page["steps"]) == 2 and w.page["steps"][1][4] == "-0.9941"
     for step in result.steps()[2:]:
         result.quiz.answer(f"{step.value:.6g}")  # answers given in code reach the widget too
     assert w.quiz["done"] and w.quiz["score"] == w.quiz["total"] == 3
