@@ -331,3 +331,14 @@ def test_narration_brackets_a_sum_it_multiplies(ip):
     assert last.startswith("grad(x) += (1 - tanh(x)**2) * grad(h) = (1 - tanh(0.5)**2) * 3 = ")
     forward = g.steps("forward", "x")[1].equation
     assert forward.startswith("tangent(h) = (1 - tanh(x)**2)*tangent(x) = (1 - tanh(0.5)**2)*1")
+
+
+def test_result_exports_dot_svg_and_files(ip, tmp_path):
+    run(ip, "%%grad x=1.5\ny = sin(x**2 + 1)")
+    g = ip.user_ns["_grad"]
+    assert "n0" in g.to_dot() and "n5" in g.to_dot()
+    assert "<title>n5</title>" in g.to_svg("forward", "x") and "d/dx -2.982" in g.to_svg()
+    for suffix in ("svg", "dot", "png"):
+        path = g.save(tmp_path / f"graph.{suffix}")
+        assert path.stat().st_size > 100
+    assert (tmp_path / "graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
