@@ -133,7 +133,7 @@ class GradMagics(Magics):
         root = self._shell.user_ns[args.name]
         if not isinstance(root, Value):
             raise UsageError(f"%grad {args.name}: not a Value but a {type(root).__name__}")
-        result = graph_of_value(root, args.name)
+        result = graph_of_value(root, args.name, self.max_forward_passes)
         self._shell.user_ns["_grad"] = result
         return result.as_text() if (args.text or self.text) else result
 

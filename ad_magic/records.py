@@ -109,8 +109,13 @@ def backward_into(out: Value, graph: Graph, values: list[Value], keep: list[Valu
         v.grad = old
 
 
-def graph_of_value(root: Value, name: str) -> Any:
-    """A GradResult for a Value built outside the magic, leaving every .grad as it was."""
+def graph_of_value(root: Value, name: str, max_forward: int = 16) -> Any:
+    """A GradResult for a Value built outside the magic, leaving every .grad as it was.
+
+    With no cell to rerun on Duals, forward mode runs over the graph itself:
+    each node's tangent from its parents' by the table's partials, one pass per
+    input (up to max_forward inputs).
+    """
     from ad_magic.result import GradResult
 
     values = topological(root)[::-1]
@@ -120,7 +125,31 @@ def graph_of_value(root: Value, name: str) -> Any:
         graph[graph.output].name = name
     inputs = {n.name or n.id: n.id for n in graph if n.kind == "input"}
     result = GradResult(None, graph, inputs, [])
-    result.forward_note = (
-        "forward mode re-runs a %%grad cell on Duals; this graph was built outside one"
-    )
+    if len(inputs) <= max_forward:
+        for label, seed in inputs.items():
+            forward_over_graph(graph, seed, label)
+    else:
+        result.forward_note = (
+            f"forward mode needs one pass per input: {len(inputs)} passes is more than "
+            f"max_forward_passes={max_forward}"
+        )
     return result
+
+
+def forward_over_graph(graph: Graph, seed: str, label: str) -> None:
+    """Forward mode on a recorded graph: node.tangents[label] = d(node)/d(seed)."""
+    for node in graph.nodes:
+        if not node.parents:
+            node.tangents[label] = 1.0 if node.id == seed else 0.0
+            continue
+        args = [graph[p].value for p in node.parents]
+        # Chain rule: d(node) = sum over parents of d(node)/d(parent) * d(parent).
+        # A zero tangent adds nothing, even through an infinite partial (as Dual).
+        node.tangents[label] = (
+            sum(
+                node.op.partials[i](*args, node.value) * graph[p].tangents[label]
+                for i, p in enumerate(node.parents)
+                if graph[p].tangents[label]
+            )
+            + 0.0
+        )

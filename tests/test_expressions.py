@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 import ad_magic
 from ad_magic import Dual, Value, check_grad, exp, log, sqrt, tanh
+from ad_magic.graph import Graph
+from ad_magic.records import forward_over_graph
 
 SAFE_UNARY = ["sin", "cos", "tanh", "sigmoid", "exp_small", "sqrt_pos", "log_pos", "square"]
 BINARY = ["+", "-", "*", "/safe", "max_soft"]
@@ -93,3 +95,18 @@ def test_reverse_matches_finite_differences(program, x0, y0, z0):
         scale = max(1.0, abs(entry.numeric))
         if math.isfinite(entry.numeric) and scale < 1e4:
             assert entry.error <= 1e-4 * scale, result
+
+
+@settings(max_examples=60, deadline=None)
+@given(programs(), inputs, inputs, inputs)
+def test_forward_over_a_recorded_graph_equals_reverse(program, x0, y0, z0):
+    leaves = [Value(x0, "x"), Value(y0, "y"), Value(z0, "z")]
+    out = run(program, *leaves)
+    out.backward()
+    graph = Graph.from_value(out)
+    for node in graph.nodes:
+        if node.kind == "input":
+            forward_over_graph(graph, node.id, node.name)
+            grad = next(leaf.grad for leaf in leaves if leaf.label == node.name)
+            tangent = graph[graph.output].tangents[node.name]
+            assert math.isclose(tangent, grad, rel_tol=1e-9, abs_tol=1e-9)

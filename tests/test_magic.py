@@ -221,6 +221,8 @@ def test_line_magic_shows_an_existing_value(ip):
     assert g.output == "b" and g.grads["a"] == 5.0
     assert ip.user_ns["a"].grad == 0.0  # the display computed its own adjoints
     assert "5" in g.summary()
+    assert g.tangents["a"][g.graph.output] == 5.0  # forward mode over the graph itself
+    assert [s.equation for s in g.steps("forward", "a")][-1].endswith("= 5")
 
 
 def test_help_lists_the_options(ip, capsys):
