@@ -51,9 +51,12 @@ def forward_passes(
     for label, seed_input, seed_idx in chosen:
         try:
             duals = dual_run(tracer, seed_input, seed_idx)
-        except Exception as exc:  # the cell could not run on Duals
-            result.forward_note = f"forward mode could not run this cell on Duals: {exc}"
-            break
+        except Exception as exc:  # e.g. the cell uses Values made before it (a model)
+            over_graph(result, [c[0] for c in chosen])
+            result.notes.append(
+                f"forward mode ran over the recorded graph: the cell cannot run on Duals ({exc})"
+            )
+            return
         if len(duals) != len(ops) or not all(map(_same, duals, ops)):
             result.forward_note = (
                 "forward mode: running the cell again gave different values "
@@ -70,6 +73,17 @@ def forward_passes(
     if result.forward_note:
         for node in result.graph.nodes:
             node.tangents.clear()
+
+
+def over_graph(result: Any, labels: list[str]) -> None:
+    """Tangents for each seed by forward mode over the trace's own graph."""
+    from ad_magic.records import forward_over_graph
+
+    by_name = {n.name: n.id for n in result.graph if n.kind == "input"}
+    for node in result.graph.nodes:
+        node.tangents.clear()
+    for label in labels:
+        forward_over_graph(result.graph, by_name.get(label, ""), label)
 
 
 def dual_run(tracer: Tracer, seed_input: Input, seed_idx: tuple[int, ...]) -> list[Dual]:

@@ -131,6 +131,9 @@ net = [Layer(2, 3), Layer(3, 1)]
     assert {n.calls[0].split("#")[0] for n in g.nodes if n.calls} == {"Layer.__call__"}
     neuron_calls = {n.calls[:2] for n in g.nodes if len(n.calls) >= 2}
     assert len(neuron_calls) == 4  # three neurons, then one
+    out_id = g.graph.output  # the weights are Values: forward mode runs over the graph
+    assert g.tangents["x0"][out_id] == pytest.approx(g.grads["x0"], rel=1e-12)
+    assert any("recorded graph" in n for n in g.notes) and not g.forward_note
     params = [w for layer in ip.user_ns["net"] for n in layer.neurons for w in n.w]
     assert all(p.grad == 0.0 for p in params)  # tracing leaves the model's .grad alone
     check = g.check()
