@@ -80,14 +80,6 @@ class Graph:
     def __getitem__(self, node_id: str) -> Node:
         return self.by_id[node_id]
 
-    def children(self) -> dict[str, list[str]]:
-        """node id -> ids of the nodes that use it, once per use."""
-        users: dict[str, list[str]] = {n.id: [] for n in self.nodes}
-        for n in self.nodes:
-            for p in n.parents:
-                users[p].append(n.id)
-        return users
-
     @classmethod
     def from_value(cls, root: Value) -> Graph:
         """The graph behind a Value, as built outside the magic (micrograd style).

@@ -51,21 +51,18 @@ class Bindings:
     versions: dict[str, int] = field(default_factory=dict)  # name -> bindings so far
     last: str | None = None  # the last name bound to a traced value or array
     last_any: str | None = None  # the last name bound to anything
-    seen: dict[str, Any] = field(default_factory=dict)  # name -> latest traced object
 
     def __call__(self, name: str, obj: Any) -> None:
         self.last_any = name
         if isinstance(obj, Value):
             self._name(obj, name)
             self.last = name
-            self.seen[name] = obj
         elif isinstance(obj, np.ndarray) and obj.dtype == object:
             for idx in np.ndindex(obj.shape):
                 item = obj[idx]
                 if isinstance(item, Value):
                     self._name(item, f"{name}[{','.join(map(str, idx))}]")
                     self.last = name
-            self.seen[name] = obj
 
     def _name(self, node: Value, name: str) -> None:
         if id(node) in self.names:
