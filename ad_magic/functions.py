@@ -78,7 +78,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
     )
 
 
-def _free(op: Op) -> Callable[..., Any]:
+def free_function(op: Op) -> Callable[..., Any]:
     def function(*args: Any) -> Any:
         return apply(op, *args)
 
@@ -89,18 +89,18 @@ def _free(op: Op) -> Callable[..., Any]:
     return function
 
 
-sin = _free(OPS["sin"])
-cos = _free(OPS["cos"])
-tan = _free(OPS["tan"])
-exp = _free(OPS["exp"])
-log = _free(OPS["log"])
-sqrt = _free(OPS["sqrt"])
-tanh = _free(OPS["tanh"])
-sigmoid = _free(OPS["sigmoid"])
-relu = _free(OPS["relu"])
-abs = _free(OPS["abs"])  # shadows the builtin on purpose: works on Values too
-maximum = _free(OPS["maximum"])
-minimum = _free(OPS["minimum"])
+sin = free_function(OPS["sin"])
+cos = free_function(OPS["cos"])
+tan = free_function(OPS["tan"])
+exp = free_function(OPS["exp"])
+log = free_function(OPS["log"])
+sqrt = free_function(OPS["sqrt"])
+tanh = free_function(OPS["tanh"])
+sigmoid = free_function(OPS["sigmoid"])
+relu = free_function(OPS["relu"])
+abs = free_function(OPS["abs"])  # shadows the builtin on purpose: works on Values too
+maximum = free_function(OPS["maximum"])
+minimum = free_function(OPS["minimum"])
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f

@@ -27,8 +27,7 @@ from typing import Any
 
 from ad_magic import ops
 from ad_magic.dual import Dual
-from ad_magic.functions import FUNCTIONS
-from ad_magic.functions import _free as free_function
+from ad_magic.functions import FUNCTIONS, free_function
 from ad_magic.ops import Op
 from ad_magic.scalar import install_row, uninstall_row
 from ad_magic.value import Value
