@@ -27,8 +27,11 @@ def in_kernel() -> bool:
     return getattr(get_ipython(), "kernel", None) is not None
 
 
-def static_html(result: GradResult) -> str:
-    """The graph as SVG, the gradients and a node table, as one HTML fragment."""
+def static_html(result: GradResult, graph_html: str | None = None) -> str:
+    """The graph as SVG, the gradients and a node table, as one HTML fragment.
+
+    graph_html is the graph already drawn (the widget's), so it is not laid out twice.
+    """
     from ad_magic.homework import concealment
     from ad_magic.widget import conceal_svg
 
@@ -51,7 +54,8 @@ def static_html(result: GradResult) -> str:
     return (
         f'<div class="ad-magic-static">'
         f"<p><b>{esc(result.output)} = {hide.value(result.output, num(result.value))}</b></p>"
-        f"<ul>{grads}{notes}</ul>{conceal_svg(render.to_html(result.graph), result)}"
+        f"<ul>{grads}{notes}</ul>"
+        f"{graph_html or conceal_svg(render.to_html(result.graph), result)}"
         f'<table class="ad-table"><tr><th>node</th><th>name</th><th>op</th><th>value</th>'
         f"<th>grad</th><th>line</th></tr>{rows}</table></div>"
     )
@@ -68,8 +72,8 @@ def mimebundle(result: GradResult) -> dict[str, Any]:
         return bundle
     from ad_magic.widget import GradWidget
 
-    bundle["text/html"] = static_html(result)
     result.widget = GradWidget(result)
+    bundle["text/html"] = static_html(result, result.widget.svg)  # one layout serves both
     view = result.widget._repr_mimebundle_()
     data = view[0] if isinstance(view, tuple) else view  # (data, metadata) in ipywidgets 8
     key = "application/vnd.jupyter.widget-view+json"
