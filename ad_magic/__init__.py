@@ -11,9 +11,17 @@ In a notebook, `%load_ext ad_magic` adds the `%%grad` cell magic.
 
 from __future__ import annotations
 
-from ad_magic.check import GradCheck, check_grad
-from ad_magic.dual import Dual
-from ad_magic.functions import (
+from ad_magic.engine import (
+    OPS,
+    Dual,
+    GradCheck,
+    Op,
+    Value,
+    check_grad,
+    primitive,
+    remove_primitive,
+)
+from ad_magic.engine.functions import (
     abs,
     cos,
     exp,
@@ -27,9 +35,6 @@ from ad_magic.functions import (
     tan,
     tanh,
 )
-from ad_magic.ops import OPS, Op
-from ad_magic.primitives import primitive, remove_primitive
-from ad_magic.value import Value
 
 __version__ = "0.1.0"
 
@@ -60,7 +65,7 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     if name == "TABLE":  # read live: student-defined primitives add rows for the session
-        from ad_magic import ops
+        from ad_magic.engine import ops
 
         return ops.TABLE
     raise AttributeError(f"module 'ad_magic' has no attribute {name!r}")

@@ -15,15 +15,16 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.utils.process import arg_split
 from traitlets import Bool, CaselessStrEnum, Float, Integer, TraitError, validate
 
-from ad_magic import expect
-from ad_magic.annotate import annotate
-from ad_magic.cellcode import compile_cell
-from ad_magic.localcheck import check_nodes
+from ad_magic import widget  # noqa: F401  (registers how results show: widget, SVG, text)
+from ad_magic.classroom import expect
+from ad_magic.classroom.annotate import annotate
+from ad_magic.classroom.localcheck import check_nodes
+from ad_magic.classroom.quiz import Quiz
+from ad_magic.engine.value import Value
 from ad_magic.magicline import cell_assigns, check_names, join_brackets, read_inputs
-from ad_magic.quiz import Quiz
-from ad_magic.result import GradResult
-from ad_magic.trace import Input, TraceError, Tracer, graph_of_value
-from ad_magic.value import Value
+from ad_magic.trace.cellcode import compile_cell
+from ad_magic.trace.result import GradResult
+from ad_magic.trace.tracer import Input, TraceError, Tracer, graph_of_value
 
 
 @magics_class

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from IPython.core.error import UsageError
 
-from ad_magic.inputs import Input
-from ad_magic.scalar import Scalar
+from ad_magic.engine.scalar import Scalar
+from ad_magic.trace.inputs import Input
 
 NAME = re.compile(r"[A-Za-z_]\w*")
 

@@ -18,10 +18,11 @@ from collections.abc import Callable
 
 from IPython.core.interactiveshell import InteractiveShell
 
-from ad_magic import Value, sin, tanh, value
-from ad_magic.cellcode import BIND, compile_cell
-from ad_magic.recorder import Recorder
-from ad_magic.trace import Input, Tracer
+from ad_magic import Value, sin, tanh
+from ad_magic.engine import value
+from ad_magic.trace.cellcode import BIND, compile_cell
+from ad_magic.trace.recorder import Recorder
+from ad_magic.trace.tracer import Input, Tracer
 
 CHAPTER = "chapter: y = sin(x**2 + 1)"
 BIG = "~5,000 nodes: 1,000 x tanh(h*0.9 + 0.1)"

@@ -33,13 +33,13 @@ from typing import Any
 
 from bench_engine import nn_for  # micrograd's own nn.py on a given Value class
 
-from ad_magic import value
-from ad_magic.dot import build, seeds
-from ad_magic.graph import Graph
-from ad_magic.groups import View
-from ad_magic.layout import layout
-from ad_magic.render import config, with_modes
-from ad_magic.value import Value, topological
+from ad_magic.engine import value
+from ad_magic.engine.value import Value, topological
+from ad_magic.render.dot import build, seeds
+from ad_magic.render.draw import config, with_modes
+from ad_magic.render.groups import View
+from ad_magic.render.layout import layout
+from ad_magic.trace.graph import Graph
 
 # name -> (hidden layer sizes, points); None for the small expression
 SIZES: dict[str, tuple[list[int], int] | None] = {

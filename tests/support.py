@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ad_magic.ops import Op
+from ad_magic.engine.ops import Op
 
 # Where each row's derivative exists and is well conditioned. A row not named
 # here is tested on (-3, 3); add an entry when a new row needs less.

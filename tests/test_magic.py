@@ -9,8 +9,9 @@ import pytest
 from IPython.core.error import UsageError
 from support import failure, run
 
-from ad_magic import Value, dual, value
-from ad_magic.result import GradResult
+from ad_magic import Value
+from ad_magic.engine import dual, value
+from ad_magic.trace.result import GradResult
 
 
 @pytest.fixture

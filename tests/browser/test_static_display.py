@@ -18,7 +18,7 @@ CELLS = [
     "%load_ext ad_magic",
     "import sys, ad_magic\nprint(sys.executable)\nprint(ad_magic.__file__)",
     "%%grad x=1.5\ny = sin(x**2 + 1)",
-    "from IPython.display import HTML\nfrom ad_magic.display import static_html\n"
+    "from IPython.display import HTML\nfrom ad_magic.widget.display import static_html\n"
     "HTML(static_html(_grad))",
 ]
 LOAD, WHERE, GRAD, STATIC = range(4)

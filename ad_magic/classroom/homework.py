@@ -1,0 +1,99 @@
+"""What `--check`, `--expect` and `--quiz` add to a result's text, and what they hide.
+
+`concealment(result)` says which numbers the display keeps back for now:
+every derivative while a stated derivative (`--expect` without `--reveal`)
+or a quiz is open, and the values the student stated. `homework_lines(result)`
+is the check table with pass/fail marks, the per-node rule checks, the
+expectations and the quiz's score, as lines of the text summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ad_magic.trace.result import GradResult, Shown, hooks
+
+HIDDEN = "?"
+
+
+@dataclass(frozen=True)
+class Concealment(Shown):
+    grads: bool = False  # derivatives are kept back
+    values: frozenset[str] = frozenset()  # names whose values are kept back
+
+    def grad(self, text: str) -> str:
+        return HIDDEN if self.grads else text
+
+    def value(self, name: str, text: str) -> str:
+        return HIDDEN if name in self.values else text
+
+
+def concealment(result: GradResult) -> Concealment:
+    """What the display must not show yet."""
+    quiz_open = result.quiz is not None and not result.quiz.done
+    if result.reveal:
+        return Concealment(quiz_open)
+    stated = [e.what for e in result.expectations]
+    return Concealment(quiz_open or any("/" in w for w in stated), frozenset(stated))
+
+
+def mark(ok: bool) -> str:
+    return "pass" if ok else "FAIL"
+
+
+def check_lines(result: GradResult) -> list[str]:
+    """--check: per input AD vs central differences, then per node its rule vs its row's fn."""
+    table, tol = result.check_table, result.check_tol
+    hide = concealment(result)
+    lines = []
+    if table is not None:
+        width = max([5, *(len(n) for n in table)])
+        lines.append(
+            f"{'input':<{width}}  {'AD (' + table.mode + ')':>18}  {'numeric':>18}  "
+            f"{'error':>9}  check"
+        )
+        for e in table.values():
+            ad, numeric = hide.grad(f"{e.ad:.10g}"), hide.grad(f"{e.numeric:.10g}")
+            lines.append(
+                f"{e.name:<{width}}  {ad:>18}  {numeric:>18}  {e.error:>9.2e}  "
+                f"{mark(e.ok(tol, tol))}"
+            )
+        lines.append(f"(central differences, h={table.h:g}; pass within tol={tol:g})")
+    if result.node_checks:
+        graph = result.graph
+        lines.append("local rules (each node's partial vs central differences of its row):")
+        width = max(len(c.rule) for c in result.node_checks)
+        for c in result.node_checks:
+            node = graph[c.node]
+            status = mark(c.ok) if c.status != "skip" else "skip (no derivative here)"
+            lines.append(
+                f"  {c.node:>5} {node.title:<16.16} {c.rule:<{width}} "
+                f"rule={c.ad:<11.6g} numeric={c.numeric:<11.6g} {status}"
+            )
+        flagged = result.flagged
+        if flagged is not None:
+            bad = next(c for c in result.node_checks if c.node == flagged.id and not c.ok)
+            where = f" (line {flagged.line})" if flagged.line else ""
+            lines.append(
+                f"  first rule that disagrees: {flagged.id} {flagged.title}{where}: "
+                f"{bad.rule} gives {bad.ad:.6g}, numerically {bad.numeric:.6g}"
+            )
+    return lines
+
+
+def homework_lines(result: GradResult) -> list[str]:
+    lines = check_lines(result)
+    if result.expectations:
+        right = sum(e.right for e in result.expectations)
+        lines.append(f"expected: {right} of {len(result.expectations)} right")
+        lines += [f"  {e}" for e in result.expectations]
+    if result.quiz is not None:
+        quiz = result.quiz
+        state = "over" if quiz.done else f"next: {quiz.current.prompt}"
+        lines.append(f"quiz: score {quiz.score} of {quiz.total}; {state}")
+    return lines
+
+
+# The trace layer shows a result's text through these (see trace/result.py).
+hooks.conceal = concealment
+hooks.lines.append(homework_lines)

@@ -1,0 +1,143 @@
+"""What `Value` (reverse mode) and `Dual` (forward mode) share.
+
+Both are scalars that carry derivative information alongside a number. They
+compare, format and convert the same way, hand numpy calls to the primitive
+table, and get their operators from the table by the same wiring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from numbers import Real
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ad_magic.engine.ops import BINARY, UNARY, Op
+
+
+class Scalar:
+    """Base of Value and Dual: comparisons, conversions and numpy dispatch."""
+
+    __slots__ = ()
+    mode: ClassVar[str]  # "reverse" or "forward"
+    primal_name: ClassVar[str]  # the attribute that holds the number: "data" or "val"
+
+    @property
+    def primal(self) -> float:
+        """The plain number this scalar carries."""
+        return getattr(self, self.primal_name)
+
+    def __float__(self) -> float:
+        __tracebackhide__ = True  # IPython shows the user's line, not this one
+        name = type(self).__name__
+        raise TypeError(
+            f"float() of a {name} (also math.sin() and friends) would cut it out of the "
+            f"graph, so no derivative could flow through it. Use .{self.primal_name} for "
+            "the plain number, or sin()/np.sin() instead of math.sin() to keep differentiating."
+        )
+
+    __int__ = __index__ = __complex__ = __float__
+
+    def __bool__(self) -> bool:
+        return bool(self.primal)
+
+    def __format__(self, spec: str) -> str:
+        return format(self.primal, spec) if spec else str(self)
+
+    def __lt__(self, other: object) -> bool:
+        return self.primal < plain(other)
+
+    def __le__(self, other: object) -> bool:
+        return self.primal <= plain(other)
+
+    def __gt__(self, other: object) -> bool:
+        return self.primal > plain(other)
+
+    def __ge__(self, other: object) -> bool:
+        return self.primal >= plain(other)
+
+    __hash__ = object.__hash__  # identity: nodes live in sets and dicts
+
+    def __pos__(self) -> Scalar:
+        return self
+
+    # numpy's dispatch (__array_ufunc__) is attached by functions.py, beside the
+    # free functions it routes to.
+
+
+def plain(x: object) -> Any:
+    """The number inside a Value or Dual; anything else unchanged."""
+    return x.primal if isinstance(x, Scalar) else x
+
+
+def to_float(x: object, what: str) -> float:
+    """A real number as a float, or a TypeError that says what was expected."""
+    if isinstance(x, Real) or (
+        isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "biuf"
+    ):
+        return float(x)
+    if isinstance(x, Scalar):
+        raise TypeError(
+            f"{what} needs a plain number, got a {type(x).__name__}; use its .{x.primal_name}"
+        )
+    raise TypeError(f"{what} needs a real number, got {type(x).__name__}: {x!r:.60}")
+
+
+def refuse_mix(x: object, mode: str) -> None:
+    """Raise if x is a scalar of the other mode: one operation cannot hold both."""
+    if isinstance(x, Scalar) and x.mode != mode:
+        raise TypeError(
+            "cannot mix Value (reverse mode) and Dual (forward mode) in one operation; "
+            "build the expression from one kind only"
+        )
+
+
+Method = Callable[..., Any]
+
+# The classes install() gave methods to, with their method makers, so that a
+# row added later (a student-defined primitive) reaches them too.
+_INSTALLED: list[tuple[type, Callable[[Op], Method], Callable[[Op], tuple[Method, Method]]]] = []
+
+
+def install(
+    cls: type,
+    unary: Callable[[Op], Method],
+    binary: Callable[[Op], tuple[Method, Method]],
+) -> None:
+    """Give cls one method per primitive, and Python's operators where a row names one."""
+    _INSTALLED.append((cls, unary, binary))
+    for op in (*UNARY, *BINARY):
+        _install_op(cls, unary, binary, op)
+
+
+def _install_op(
+    cls: type,
+    unary: Callable[[Op], Method],
+    binary: Callable[[Op], tuple[Method, Method]],
+    op: Op,
+) -> None:
+    if op.arity == 1:
+        method = unary(op)
+        setattr(cls, op.name, method)
+        if op.dunder:
+            setattr(cls, op.dunder, method)
+    else:
+        method, reflected = binary(op)
+        setattr(cls, op.name, method)
+        if op.dunder:
+            setattr(cls, op.dunder, method)
+            setattr(cls, op.dunder.replace("__", "__r", 1), reflected)
+
+
+def install_row(op: Op) -> None:
+    """Give every installed class (Value, Dual) the method of a row added later."""
+    for cls, unary, binary in _INSTALLED:
+        _install_op(cls, unary, binary, op)
+
+
+def uninstall_row(op: Op) -> None:
+    """Take a row's method off every installed class again (a row without an operator)."""
+    for cls, _, _ in _INSTALLED:
+        if op.name in vars(cls):
+            delattr(cls, op.name)

@@ -1,0 +1,220 @@
+"""Reverse mode: `Value`, a scalar that records the graph of operations made from it.
+
+    >>> x = Value(1.5, label="x")
+    >>> y = (x**2 + 1).sin()
+    >>> y.backward()
+    >>> round(x.grad, 8)
+    -2.98238903
+
+A node keeps its parents and the primitive that made it, nothing else: no
+closure per node, so the graph has no reference cycles and a dropped graph is
+freed by reference counting at once. `backward()` walks the graph with an
+explicit stack and applies the chain rule from the primitive table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from numbers import Real
+from typing import TYPE_CHECKING, ClassVar
+
+from ad_magic.engine.ops import CONST, INPUT, Op
+from ad_magic.engine.scalar import Scalar, install, refuse_mix, to_float
+
+_new = object.__new__
+
+# Called with every new Value while a %%grad trace records (see trace.py).
+on_create: Callable[[Value], None] | None = None
+
+
+def _node(data: float, prev: tuple[Value, ...], op: Op) -> Value:
+    """A new graph node: the fast path every operation goes through."""
+    v = _new(Value)
+    v.data = data
+    v.grad = 0.0
+    v.label = ""
+    v._prev = prev
+    v._fn = op
+    if on_create is not None:
+        on_create(v)
+    return v
+
+
+def lift(x: object) -> Value:
+    """A Value as it is; a plain number as a constant node (NotImplemented otherwise)."""
+    if x.__class__ is Value:
+        return x
+    if isinstance(x, Real):
+        return _node(float(x), (), CONST)
+    refuse_mix(x, "reverse")
+    return NotImplemented
+
+
+class Value(Scalar):
+    """A scalar in a computation graph, differentiated in reverse mode.
+
+    `data` is the number, `grad` the derivative of the last `backward()`'s
+    output with respect to it, `label` a name for display. Arithmetic with
+    Python or numpy numbers on either side, `**`, `abs()` and the methods
+    `exp log sqrt sin cos tan tanh sigmoid relu` all build new nodes.
+    Comparisons compare `data` and return bool, so `if`/`while` work.
+    """
+
+    __slots__ = ("__weakref__", "_fn", "_prev", "data", "grad", "label")
+    mode: ClassVar[str] = "reverse"
+    primal_name: ClassVar[str] = "data"
+
+    data: float
+    grad: float
+    label: str
+    _prev: tuple[Value, ...]  # parents, in argument order, with repeats (a + a)
+    _fn: Op
+
+    def __init__(self, data: float, label: str = "") -> None:
+        self.data = to_float(data, "Value")
+        self.grad = 0.0
+        self.label = label
+        self._prev = ()
+        self._fn = INPUT
+        if on_create is not None:
+            on_create(self)
+
+    @property
+    def _op(self) -> str:
+        """The op's symbol ('' for a leaf), as in micrograd."""
+        return self._fn.symbol
+
+    @property
+    def op(self) -> Op:
+        """The primitive that made this node (ops.INPUT or ops.CONST for a leaf)."""
+        return self._fn
+
+    def backward(self, grad: float = 1.0) -> None:
+        """Differentiate this node with respect to every node it depends on.
+
+        Gradients accumulate into the leaves' `.grad`, as in micrograd and
+        PyTorch: zero them (e.g. `p.grad = 0.0`) before a new pass. Interior
+        nodes hold the adjoints of the latest pass.
+        """
+        order = topological(self)
+        for v in order:
+            if v._prev:
+                v.grad = 0.0
+        self.grad += grad
+        propagate(order)
+
+    def __repr__(self) -> str:
+        name = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data!r}, grad={self.grad!r}{name})"
+
+    if TYPE_CHECKING:  # made from the primitive table by install() below
+
+        def __add__(self, other: object) -> Value: ...
+        def __radd__(self, other: object) -> Value: ...
+        def __sub__(self, other: object) -> Value: ...
+        def __rsub__(self, other: object) -> Value: ...
+        def __mul__(self, other: object) -> Value: ...
+        def __rmul__(self, other: object) -> Value: ...
+        def __truediv__(self, other: object) -> Value: ...
+        def __rtruediv__(self, other: object) -> Value: ...
+        def __pow__(self, other: object) -> Value: ...
+        def __rpow__(self, other: object) -> Value: ...
+        def __neg__(self) -> Value: ...
+        def __abs__(self) -> Value: ...
+        def exp(self) -> Value: ...
+        def log(self) -> Value: ...
+        def sqrt(self) -> Value: ...
+        def sin(self) -> Value: ...
+        def cos(self) -> Value: ...
+        def tan(self) -> Value: ...
+        def tanh(self) -> Value: ...
+        def sigmoid(self) -> Value: ...
+        def relu(self) -> Value: ...
+        def maximum(self, other: object) -> Value: ...
+        def minimum(self, other: object) -> Value: ...
+
+
+def propagate(order: list[Value]) -> None:
+    """The backward pass over nodes in topological order, output first.
+
+    Each node's .grad must hold d(out)/d(node) from its users by the time
+    it is reached; it then passes its share to its parents.
+    """
+    for v in order:
+        prev = v._prev
+        g = v.grad
+        if not prev or g == 0.0:
+            continue
+        # Chain rule: each parent p gains d(v)/d(p) * d(out)/d(v).
+        op, y = v._fn, v.data
+        if len(prev) == 1:
+            a = prev[0]
+            a.grad += g * op.partials[0](a.data, y)
+        else:
+            a, b = prev
+            x, z = a.data, b.data
+            if a._fn is not CONST:
+                a.grad += g * op.partials[0](x, z, y)
+            if b._fn is not CONST:
+                b.grad += g * op.partials[1](x, z, y)
+
+
+def topological(root: Value) -> list[Value]:
+    """Every node `root` depends on, `root` first and each node before its parents.
+
+    A depth-first search with an explicit stack instead of recursion, so depth
+    is no limit. A node leaves the stack once all its parents have: a node
+    has at most two parents, so rescanning them on each return costs little.
+    """
+    order: list[Value] = []
+    seen = {root}
+    stack = [root]
+    while stack:
+        v = stack[-1]
+        for p in v._prev:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+                break
+        else:
+            order.append(stack.pop())
+    order.reverse()
+    return order
+
+
+def apply(op: Op, args: Sequence[object]) -> Value:
+    """op applied to Values and numbers, as a new node."""
+    prev = tuple(lift(a) for a in args)
+    if NotImplemented in prev:
+        raise TypeError(f"{op.name}() got an argument that is neither a number nor a Value")
+    return _node(op.fn(*(p.data for p in prev)), prev, op)
+
+
+def _unary(op: Op) -> Callable[[Value], Value]:
+    fn = op.fn
+
+    def method(self: Value) -> Value:
+        return _node(fn(self.data), (self,), op)
+
+    return method
+
+
+def _binary(op: Op) -> tuple[Callable[[Value, object], Value], Callable[[Value, object], Value]]:
+    fn = op.fn
+
+    def method(self: Value, other: object) -> Value:
+        b = lift(other)
+        if b is NotImplemented:
+            return NotImplemented
+        return _node(fn(self.data, b.data), (self, b), op)
+
+    def reflected(self: Value, other: object) -> Value:
+        a = lift(other)
+        if a is NotImplemented:
+            return NotImplemented
+        return _node(fn(a.data, self.data), (a, self), op)
+
+    return method, reflected
+
+
+install(Value, _unary, _binary)

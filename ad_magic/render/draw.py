@@ -1,0 +1,226 @@
+"""Rendering: a traced graph as DOT, SVG, PNG, HTML or plain text.
+
+    >>> from ad_magic.render.draw import to_svg, summary, save, config
+    >>> svg = to_svg(graph)                 # doctest: +SKIP
+    >>> save(graph, "graph.png")            # .svg, .png or .dot/.gv
+    >>> config.backend = "wasm"             # "auto" | "dot" | "wasm"
+
+One SVG serves both modes: each box's mode line is written once per mode, as
+`<text class="grad">` and `<text class="tangent seed-0">`, ... at the same
+place, the ones of the other mode hidden with `display="none"`. The root
+`<svg>` has the classes `ad-graph ad-reverse` (or `ad-forward ad-seed-K`) and
+a small scoped style sheet, so a display switches mode or seed by changing
+those classes: no new layout. Boxes have CSS classes for their kind (see
+`dot.py`) and their ids as `<title>`.
+
+Graphs larger than `config.budget` boxes are drawn with groups (`groups.View`);
+pass a `View` to draw the groups opened differently. A layout that fails or
+runs past `config.timeout` raises `LayoutError`; `to_html` catches it and
+shows the message and a text summary instead.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ad_magic.render.dot import Box, build, number, seeds
+from ad_magic.render.groups import View
+from ad_magic.render.layout import BACKENDS, LayoutError, layout
+from ad_magic.trace.graph import Graph
+
+__all__ = ["LayoutError", "View", "config", "save", "summary", "to_dot", "to_html", "to_svg"]
+
+
+@dataclass
+class Config:
+    """How graphs are drawn; change the module's `config` in place."""
+
+    backend: str = field(default_factory=lambda: os.environ.get("AD_MAGIC_LAYOUT", "auto"))
+    timeout: float = 5.0  # seconds one layout may take before it is stopped
+    budget: int = 150  # boxes drawn before nodes are grouped
+    direction: str = "LR"  # "LR" left to right, or "TB" top to bottom
+    edge_labels: bool = True  # local derivatives on the edges
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+
+
+config = Config()
+
+
+def view_of(graph: Graph, view: View | None = None) -> View:
+    return view if view is not None else View(graph, config.budget)
+
+
+def to_dot(
+    graph: Graph, view: View | None = None, *, mode: str = "reverse", seed: str | None = None
+) -> str:
+    """Graphviz DOT source of the graph (grouped past the budget), for one mode."""
+    source, _ = build(
+        graph,
+        view_of(graph, view),
+        mode=mode,
+        seed=seed,
+        direction=config.direction,
+        edge_labels=config.edge_labels,
+    )
+    return source
+
+
+def to_svg(
+    graph: Graph, view: View | None = None, *, mode: str = "reverse", seed: str | None = None
+) -> str:
+    """The laid-out graph as an SVG document carrying both modes (see the module doc)."""
+    source, boxes = build(
+        graph,
+        view_of(graph, view),
+        direction=config.direction,
+        edge_labels=config.edge_labels,
+        layout_text=True,
+    )
+    svg = layout(source, "svg", backend=config.backend, timeout=config.timeout).decode()
+    names = seeds(graph)
+    which = names.index(seed) if seed in names else 0
+    return with_modes(svg, boxes, names, mode if names else "reverse", which)
+
+
+_NODE = re.compile(r'(<g id="node\d+" class="[^"]*">\s*<title>)([^<]*)(</title>.*?</g>)', re.S)
+HIDDEN = ' display="none"'
+_TEXT = re.compile(r"<text([^>]*)>(.*?)</text>", re.S)
+
+
+def with_modes(svg: str, boxes: list[Box], names: list[str], mode: str, which: int) -> str:
+    """Write each box's mode line once per mode (grad, one tangent per seed), one shown."""
+    by_id = {box.id: box for box in boxes}
+
+    def per_node(match: re.Match[str]) -> str:
+        box = by_id.get(html.unescape(match.group(2)))
+        if box is None or box.mode_line is None:
+            return match.group(0)
+        body = match.group(3)
+        texts = list(_TEXT.finditer(body))
+        wanted = box.widest_mode_text()
+        found = [t for t in texts if html.unescape(t.group(2)) == wanted]
+        if found:
+            text = found[-1]
+        elif box.mode_line < len(texts):
+            text = texts[box.mode_line]
+        else:
+            return match.group(0)
+        attrs = text.group(1)
+        rows = [("grad", box.grad, mode == "reverse")]
+        rows += [
+            (f"tangent seed-{i}", t, mode == "forward" and i == which)
+            for i, t in enumerate(box.tangents)
+        ]
+        new = "".join(
+            f'<text class="{cls}"{"" if shown else HIDDEN}{attrs}>'
+            f"{html.escape(content, quote=False)}</text>"
+            for cls, content, shown in rows
+        )
+        body = body[: text.start()] + new + body[text.end() :]
+        return match.group(1) + match.group(2) + body
+
+    svg = _NODE.sub(per_node, svg)
+    classes = f"ad-graph ad-{mode}" + (f" ad-seed-{which}" if names else "")
+    rules = [
+        ".ad-graph.ad-reverse text.grad{display:inline}",
+        ".ad-graph.ad-reverse text.tangent{display:none}",
+    ]
+    if names:
+        rules += [
+            ".ad-graph.ad-forward text.grad{display:none}",
+            ".ad-graph.ad-forward text.tangent{display:none}",
+        ]
+        rules += [
+            f".ad-graph.ad-forward.ad-seed-{i} text.seed-{i}{{display:inline}}"
+            for i in range(len(names))
+        ]
+    style = "<style>" + "".join(rules) + "</style>"
+    return _insert_style(svg, classes, style)
+
+
+def _insert_style(svg: str, classes: str, style: str) -> str:
+    start = svg.index("<svg")
+    end = svg.index(">", start)
+    return (
+        svg[:start] + f'<svg class="{classes}"' + svg[start + 4 : end + 1] + style + svg[end + 1 :]
+    )
+
+
+def summary(graph: Graph, view: View | None = None, limit: int = 40) -> str:
+    """A plain-text account of the graph: counts, output, inputs and nodes or groups."""
+    kinds = {"input": 0, "const": 0, "op": 0}
+    for node in graph.nodes:
+        kinds[node.kind] += 1
+    out = graph[graph.output]
+    lines = [
+        f"Graph of {len(graph)} nodes: {kinds['input']} inputs, {kinds['const']} constants, "
+        f"{kinds['op']} operations.",
+        f"Output {out.id} {out.title} = {number(out.value)}",
+    ]
+    names = seeds(graph)
+
+    def row(node_id: str) -> str:
+        n = graph[node_id]
+        made = f"{n.op.symbol}({', '.join(n.parents)})" if n.kind == "op" else n.kind
+        extra = f"  grad {number(n.grad)}" if n.kind != "const" else ""
+        extra += "".join(f"  d/d{s} {number(n.tangents[s])}" for s in names if s in n.tangents)
+        return f"  {n.id:>6}  {n.name or n.title:<12} {made:<20} value {number(n.value)}{extra}"
+
+    if len(graph) <= limit:
+        lines += [row(n.id) for n in graph.nodes]
+        return "\n".join(lines)
+    inputs = [n.id for n in graph.nodes if n.kind == "input"]
+    lines.append(f"Inputs ({len(inputs)}):")
+    lines += [row(i) for i in inputs[: limit // 2]]
+    if len(inputs) > limit // 2:
+        lines.append(f"  ... and {len(inputs) - limit // 2} more")
+    shown = view_of(graph, view).shown(view_of(graph, view).root)
+    groups = [g for g in shown if not isinstance(g, str)]
+    if groups:
+        lines.append(f"Top-level groups ({len(groups)}):")
+        lines += [f"  {g.id:>10}  {g.title}  ({g.size} nodes)" for g in groups[: limit // 2]]
+        if len(groups) > limit // 2:
+            lines.append(f"  ... and {len(groups) - limit // 2} more")
+    return "\n".join(lines)
+
+
+def to_html(
+    graph: Graph, view: View | None = None, *, mode: str = "reverse", seed: str | None = None
+) -> str:
+    """The SVG for a notebook page; if the layout fails, the reason and a text summary."""
+    try:
+        svg = to_svg(graph, view, mode=mode, seed=seed)
+    except LayoutError as err:
+        text = f"Could not draw the graph: {err}\n\n{summary(graph, view)}"
+        return f'<pre class="ad-graph-error">{html.escape(text)}</pre>'
+    return f'<div class="ad-graph-box" style="overflow:auto">{svg[svg.index("<svg") :]}</div>'
+
+
+def save(
+    graph: Graph,
+    path: str | os.PathLike[str],
+    view: View | None = None,
+    *,
+    mode: str = "reverse",
+    seed: str | None = None,
+) -> Path:
+    """Write the graph to `path` as SVG, PNG or DOT, chosen by its suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".svg":
+        path.write_text(to_svg(graph, view, mode=mode, seed=seed), encoding="utf-8")
+    elif suffix in (".dot", ".gv"):
+        path.write_text(to_dot(graph, view, mode=mode, seed=seed), encoding="utf-8")
+    elif suffix == ".png":
+        source = to_dot(graph, view, mode=mode, seed=seed)
+        path.write_bytes(layout(source, "png", backend=config.backend, timeout=config.timeout))
+    else:
+        raise ValueError(f"save() writes .svg, .png or .dot files, not {path.name!r}")
+    return path

@@ -1,0 +1,260 @@
+"""Groups: a large graph shown as a few boxes that open level by level.
+
+    >>> view = View(graph, budget=150)   # doctest: +SKIP
+    >>> view.units()                     # what is drawn: node ids and group ids
+    >>> view.expand("g1_n40")            # open one group (a widget click)
+    >>> view.collapse("g1_n40")
+
+A node's place in the tree is its path: the user-function calls that made it,
+outermost first (`MLP.__call__#0`, `Layer.__call__#1`, ...), or for a node
+made outside any call, the source line that made it (`line 3`). Nodes with
+neither (a graph built outside the magic) go into one `inputs` group and
+blocks of consecutive nodes, when there are more of them than half the
+budget. A group is drawn as one box until it is expanded; then its subgroups
+and its own nodes are drawn. A group that would open into a single box (one
+subgroup, or one node) is never drawn: its content is.
+
+A group's id is `g{depth}_{first node id}`, e.g. `g2_n40`: stable however the
+other groups are opened. The graph's output is always drawn as itself.
+Starting from all groups closed, `View` opens groups level by level while the
+number of boxes stays within the budget (see `open_within_budget`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ad_magic.trace.graph import Graph
+
+
+@dataclass(eq=False)
+class Group:
+    """Nodes that share a path prefix: one user-function call, one line or one block."""
+
+    id: str  # "g{depth}_{first node id}"
+    title: str  # the call ("Neuron.__call__#5"), "line 3" or a block "n0 … n99"
+    depth: int
+    first: int  # position of its first node in creation order
+    size: int = 0  # nodes inside, at any depth
+    nodes: list[str] = field(default_factory=list)  # nodes whose path ends here
+    children: list[Group] = field(default_factory=list)  # subgroups, in creation order
+
+    @property
+    def trivial(self) -> bool:
+        """Opening it would show a single box, so it is never drawn itself."""
+        return len(self.nodes) + len(self.children) == 1
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An edge between two drawn boxes."""
+
+    src: str
+    dst: str
+    count: int = 1  # uses it stands for (edges between groups are merged)
+    arg: int | None = None  # argument position, for an edge between two nodes
+
+
+def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
+    """Each node's path: its calls, else its line; then blocks where too many sit side by side.
+
+    Only nodes made outside any call are grouped by line: inside a call, the
+    tracer gives every node the line of the call in the cell. Nodes with
+    neither, when more than half the budget, go into an `inputs` group (the
+    inputs) and blocks (the rest). Wherever more than half the budget of
+    boxes would sit side by side (60 calls of one function, a line that makes
+    30,000 nodes), they are put into nested blocks of consecutive ones.
+    """
+    nodes = graph.nodes
+    out = [n.calls if n.calls or n.line is None else (f"line {n.line}",) for n in nodes]
+    members = [i for i, n in enumerate(nodes) if n.id != graph.output]
+    bare = [i for i in members if not out[i]]
+    if len(bare) > budget // 2:
+        for i in bare:
+            if nodes[i].kind == "input":
+                out[i] = ("inputs",)
+    width = max(2, budget // 2)
+    stack = [(members, 0)]  # nodes sharing a path prefix, and its length
+    while stack:
+        group, depth = stack.pop()
+        items: dict[str | int, list[int]] = {}  # a subgroup's name, or a direct node
+        for i in group:
+            items.setdefault(out[i][depth] if len(out[i]) > depth else i, []).append(i)
+        keys = list(items)
+        extra = 0
+        if len(keys) > width:
+            # A few inputs (the cell's x, w) stay in view; the rest goes into blocks.
+            keep = {k for k in keys if isinstance(k, int) and nodes[k].kind == "input"}
+            if len(keep) > width // 2:
+                keep = set()
+            rest = [k for k in keys if k not in keep]
+            names = [k if isinstance(k, str) else nodes[k].id for k in rest]
+            for key, block in zip(rest, blocks(names, max(2, width - len(keep))), strict=True):
+                for i in items[key]:
+                    out[i] = out[i][:depth] + block + out[i][depth:]
+                extra = len(block)
+        stack += [(items[k], depth + extra + 1) for k in keys if isinstance(k, str)]
+    return out
+
+
+def blocks(names: list[str], width: int) -> list[tuple[str, ...]]:
+    """For each of a run of items, its nested blocks of at most `width`, e.g. ('n0 … n74',)."""
+    sizes = [1]
+    while sizes[-1] * width < len(names):
+        sizes.append(sizes[-1] * width)
+    sizes = sizes[:0:-1]  # largest block first, single items dropped
+    out = []
+    for k in range(len(names)):
+        path = []
+        for size in sizes:
+            lo = k // size * size
+            hi = min(lo + size, len(names)) - 1
+            path.append(f"{names[lo]} … {names[hi]}")
+        out.append(tuple(path))
+    return out
+
+
+class View:
+    """Which groups of a graph are open, and so what is drawn."""
+
+    def __init__(
+        self, graph: Graph, budget: int = 150, expanded: Iterable[str] | None = None
+    ) -> None:
+        self.graph = graph
+        self.budget = budget
+        self.index = {n.id: i for i, n in enumerate(graph.nodes)}
+        self.groups: dict[str, Group] = {}
+        self.root = Group("", "", 0, 0)
+        # chains[i]: the groups node i sits in, outermost first
+        self.chains: list[tuple[Group, ...]] = []
+        by_key: dict[tuple[str, ...], Group] = {}
+        for i, (node, path) in enumerate(zip(graph.nodes, paths(graph, budget), strict=True)):
+            if node.id == graph.output:
+                path = ()
+            chain = []
+            parent = self.root
+            for depth in range(1, len(path) + 1):
+                key = path[:depth]
+                group = by_key.get(key)
+                if group is None:
+                    group = Group(f"g{depth}_{node.id}", path[depth - 1], depth, i)
+                    by_key[key] = group
+                    self.groups[group.id] = group
+                    parent.children.append(group)
+                group.size += 1
+                chain.append(group)
+                parent = group
+            parent.nodes.append(node.id)
+            self.chains.append(tuple(chain))
+        self.expanded: set[str] = set()
+        if expanded is None:
+            self.open_within_budget()
+        else:
+            for group_id in expanded:
+                self.expand(group_id)
+
+    def is_open(self, group: Group) -> bool:
+        return group.trivial or group.id in self.expanded
+
+    def expand(self, group_id: str) -> None:
+        """Draw this group's subgroups and nodes instead of the group."""
+        self.expanded.add(self._group(group_id).id)
+
+    def collapse(self, group_id: str) -> None:
+        """Draw this group as one box again (its subgroups keep their state)."""
+        self.expanded.discard(self._group(group_id).id)
+
+    def _group(self, group_id: str) -> Group:
+        try:
+            return self.groups[group_id]
+        except KeyError:
+            raise KeyError(
+                f"no group {group_id!r} in this graph; View.groups lists them"
+            ) from None
+
+    def shown(self, group: Group) -> list[Group | str]:
+        """What an open group draws in its place: subgroups (through trivial ones) and nodes."""
+        items: list[Group | str] = list(group.nodes)
+        for child in group.children:
+            while child.trivial and child.children:
+                child = child.children[0]
+            items.append(child.nodes[0] if child.trivial else child)
+        return items
+
+    def open_within_budget(self) -> None:
+        """Open groups level by level while the boxes fit the budget.
+
+        Sibling calls of one function form a family (the 50 `MLP.__call__`s of
+        a batch): the whole family opens if it fits, else only its first call,
+        as an example. Cheaper families open first, and no group that would
+        show more than a quarter of the budget opens by itself.
+        """
+        self.expanded.clear()
+        top = self.shown(self.root)
+        count = len(top)
+        level = [[g for g in top if isinstance(g, Group)]]
+        while level:
+            families: list[list[Group]] = []
+            for siblings in level:
+                by_function: dict[str, list[Group]] = {}
+                for group in siblings:
+                    by_function.setdefault(group.title.split("#")[0] or group.id, []).append(group)
+                families += by_function.values()
+            gains = {g.id: len(self.shown(g)) - 1 for family in families for g in family}
+            # One group may not flood the view: it opens only into a quarter of the budget.
+            families = [[g for g in f if gains[g.id] < self.budget // 4] for f in families]
+            families = [f for f in families if f]
+            families.sort(key=lambda family: sum(gains[g.id] for g in family))
+            level = []
+            for family in families:
+                if count + sum(gains[g.id] for g in family) > self.budget:
+                    family = family[:1]
+                    if count + gains[family[0].id] > self.budget:
+                        continue
+                for group in family:
+                    self.expanded.add(group.id)
+                    count += gains[group.id]
+                    level.append([g for g in self.shown(group) if isinstance(g, Group)])
+
+    def unit_of(self) -> list[str]:
+        """For each node in creation order, the id of the box it is drawn in."""
+        units = []
+        for node, chain in zip(self.graph.nodes, self.chains, strict=True):
+            unit = node.id
+            for group in chain:
+                if not self.is_open(group):
+                    unit = group.id
+                    break
+            units.append(unit)
+        return units
+
+    def units(self) -> list[str]:
+        """The ids drawn, nodes and groups, in creation order of their first node."""
+        return list(dict.fromkeys(self.unit_of()))
+
+    def edges(self, unit_of: list[str] | None = None) -> list[Edge]:
+        """Edges between drawn boxes: one per use between nodes (a + a gives two), merged
+        into one counted edge between a group and anything else, none inside a group."""
+        unit_of = unit_of or self.unit_of()
+        index = self.index
+        single: list[Edge] = []
+        merged: dict[tuple[str, str], int] = {}
+        for i, node in enumerate(self.graph.nodes):
+            dst = unit_of[i]
+            for arg, parent in enumerate(node.parents):
+                src = unit_of[index[parent]]
+                if src == dst:
+                    continue
+                if src == parent and dst == node.id:
+                    single.append(Edge(src, dst, 1, arg))
+                else:
+                    merged[src, dst] = merged.get((src, dst), 0) + 1
+        return single + [Edge(s, d, k) for (s, d), k in merged.items()]
+
+    def members(self, group_id: str) -> list[str]:
+        """Node ids inside a group, at any depth, in creation order."""
+        group = self._group(group_id)
+        return [
+            n.id for n, chain in zip(self.graph.nodes, self.chains, strict=True) if group in chain
+        ]

@@ -1,0 +1,121 @@
+"""A %%grad cell's code, compiled the way IPython compiles any cell.
+
+The cell goes through the shell's input transforms and AST transformers and
+its compiler (so `%magics`, `!commands` and future imports behave as in a
+normal cell, and tracebacks show the cell's lines). Two changes are made:
+
+- every assignment to a plain name at the cell's top level (`h = ...`,
+  `h += ...`, `a, b = ...`, `for h in ...`) also reports the name and value to
+  a callback, so that each traced value can be shown under the variable it
+  was bound to;
+- a final expression is compiled separately, so its value can be the output.
+
+Code positions (Python 3.11 `co_positions`) are untouched: the callback wraps
+nothing that creates a node.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import CodeType
+from typing import Any
+
+BIND = "__ad_magic_bind__"  # the callback's name in the namespace while a cell runs
+
+
+@dataclass
+class CellCode:
+    """The compiled parts of one cell."""
+
+    source: str  # the transformed cell, whose lines positions refer to
+    filename: str
+    body: CodeType
+    last: CodeType | None  # the final expression, if the cell ends with one
+
+    @property
+    def codes(self) -> tuple[CodeType, ...]:
+        return (self.body, self.last) if self.last else (self.body,)
+
+
+class _Binder(ast.NodeTransformer):
+    """Wrap each top-level name binding as `name = BIND('name', value)`."""
+
+    def visit_FunctionDef(self, node: ast.AST) -> ast.AST:
+        return node  # names inside functions and classes are the function's own
+
+    visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = visit_FunctionDef
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        self.generic_visit(node)
+        names = [n for t in node.targets for n in _names(t)]
+        if not names:
+            return node
+        return [node, *(_report(n, node) for n in names)]  # type: ignore[return-value]
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        return [node, *(_report(n, node) for n in _names(node.target))]  # type: ignore[return-value]
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        if node.value is None:
+            return node
+        return [node, *(_report(n, node) for n in _names(node.target))]  # type: ignore[return-value]
+
+    def visit_For(self, node: ast.For) -> ast.AST:
+        self.generic_visit(node)
+        node.body[:0] = [_report(n, node.target) for n in _names(node.target)]
+        return node
+
+
+def _names(target: ast.AST) -> list[str]:
+    """The plain names a target binds (`a`, or `a, b` in tuples/lists)."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for t in target.elts for n in _names(t)]
+    if isinstance(target, ast.Starred):
+        return _names(target.value)
+    return []
+
+
+def _report(name: str, where: ast.AST) -> ast.stmt:
+    """`BIND('name', name)` as a statement, placed at `where` for tracebacks."""
+    call = ast.Call(
+        func=ast.Name(BIND, ast.Load()),
+        args=[ast.Constant(name), ast.Name(name, ast.Load())],
+        keywords=[],
+    )
+    stmt = ast.Expr(call)
+    for n in ast.walk(stmt):
+        ast.copy_location(n, where)
+        n.end_lineno = getattr(where, "end_lineno", None)  # type: ignore[attr-defined]
+        n.end_col_offset = getattr(where, "end_col_offset", None)  # type: ignore[attr-defined]
+    return stmt
+
+
+def compile_cell(shell: Any, cell: str) -> CellCode:
+    """Transform, rewrite and compile a cell with the shell's own machinery.
+
+    Raises SyntaxError as a normal cell would.
+    """
+    source = shell.transform_cell(cell)
+    filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+    tree = shell.compile.ast_parse(source, filename=filename)
+    tree = shell.transform_ast(tree)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    tree = ast.fix_missing_locations(_Binder().visit(tree))
+    body = shell.compile(tree, filename, "exec")
+    last_code = shell.compile(last, filename, "eval") if last else None
+    return CellCode(source, filename, body, last_code)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Run with printing suppressed (the runs a student did not ask to see)."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield

@@ -1,0 +1,103 @@
+"""A computation graph as plain records: what the renderer, the steps and the widget read.
+
+`Graph.from_value(y)` turns the Value graph behind `y` into `Node` records
+with stable ids (`n0`, `n1`, ... in creation order). The `%%grad` tracer
+builds the same records with more in them: variable names, source positions,
+the user-function calls that made each node and forward-mode tangents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ad_magic.engine.ops import CONST, INPUT, Op
+from ad_magic.engine.value import Value, topological
+
+
+@dataclass(slots=True)
+class Node:
+    """One node of a traced computation."""
+
+    id: str  # "n0", "n1", ... in creation order
+    op: Op  # the primitive; ops.INPUT or ops.CONST for a leaf
+    parents: tuple[str, ...]  # parent ids in argument order, repeats kept (a + a)
+    value: float
+    grad: float = 0.0  # d(output)/d(node), from the backward pass
+    tangents: dict[str, float] = field(default_factory=dict)  # seed -> d(node)/d(seed)
+    name: str = ""  # display name: a variable ("h", "h'"), an input ("W[0,1]") or ""
+    line: int | None = None  # 1-based line in the cell that made it
+    end_line: int | None = None
+    col: int | None = None  # 0-based column range [col, end_col) of the sub-expression
+    end_col: int | None = None
+    calls: tuple[str, ...] = ()  # user-function calls it was made in, outermost first
+    text: str = ""  # the cell's source text at [line:col, end_line:end_col]
+    flagged: bool = False  # --check: the first node whose local rule disagrees with numerics
+
+    @property
+    def kind(self) -> str:
+        """'input', 'const' or 'op' (the graph knows which node is the output)."""
+        if self.op is INPUT:
+            return "input"
+        if self.op is CONST:
+            return "const"
+        return "op"
+
+    @property
+    def func(self) -> str | None:
+        """The innermost user function that made this node, e.g. 'Neuron.__call__'."""
+        return self.calls[-1].split("#")[0] if self.calls else None
+
+    @property
+    def title(self) -> str:
+        """What narration calls this node: its name, its value (a constant), the
+        short source text that made it, or its id."""
+        if self.name:
+            return self.name
+        if self.op is CONST:
+            return f"{self.value:g}"
+        if self.text and len(self.text) <= 24 and not self.calls:
+            return self.text
+        return self.id
+
+
+@dataclass
+class Graph:
+    """Nodes in creation order (a topological order) and which one is the output."""
+
+    nodes: list[Node]
+    output: str
+
+    def __post_init__(self) -> None:
+        self.by_id = {n.id: n for n in self.nodes}
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __getitem__(self, node_id: str) -> Node:
+        return self.by_id[node_id]
+
+    @classmethod
+    def from_value(cls, root: Value) -> Graph:
+        """The graph behind a Value, as built outside the magic (micrograd style).
+
+        Leaves keep their labels as names; gradients are whatever the Values
+        hold now (call `root.backward()` first to fill them).
+        """
+        order = topological(root)[::-1]  # parents first
+        ids = {id(v): f"n{i}" for i, v in enumerate(order)}
+        nodes = [
+            Node(
+                id=ids[id(v)],
+                op=v._fn,
+                parents=tuple(ids[id(p)] for p in v._prev),
+                value=v.data,
+                grad=float(v.grad),
+                name=v.label,
+            )
+            for v in order
+        ]
+        return cls(nodes, output=ids[id(root)])

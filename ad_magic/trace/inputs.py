@@ -1,0 +1,76 @@
+"""What goes into a traced cell and what names come out of it.
+
+`Input` is one `%%grad` input: a name and a number or an array of numbers,
+made into leaves of whichever kind a run needs (Value, Dual or plain float).
+`Bindings` is the callback the compiled cell reports its top-level
+assignments to, so that each traced value is shown under its variable's name;
+rebinding a name gives h, h', h'', then h@3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ad_magic.engine.value import Value
+
+
+@dataclass
+class Input:
+    """One %%grad input: a name and a number or an array of numbers."""
+
+    name: str
+    data: float | np.ndarray
+
+    def scalars(self) -> Iterator[tuple[str, tuple[int, ...]]]:
+        """(display name, index) of each scalar: 'x' and (), or 'W[0,1]' and (0, 1)."""
+        if isinstance(self.data, np.ndarray):
+            for idx in np.ndindex(self.data.shape):
+                yield f"{self.name}[{','.join(map(str, idx))}]", idx
+        else:
+            yield self.name, ()
+
+    def make(self, leaf: Any) -> Any:
+        """The input as traced objects: leaf(number, label) per scalar."""
+        if not isinstance(self.data, np.ndarray):
+            return leaf(self.data, self.name)
+        out = np.empty(self.data.shape, dtype=object)
+        for label, idx in self.scalars():
+            out[idx] = leaf(float(self.data[idx]), label)
+        return out
+
+
+@dataclass
+class Bindings:
+    """The names the cell's top level bound traced values to, in order."""
+
+    names: dict[int, str] = field(default_factory=dict)  # id(node) -> display name
+    versions: dict[str, int] = field(default_factory=dict)  # name -> bindings so far
+    last: str | None = None  # the last name bound to a traced value or array
+    last_any: str | None = None  # the last name bound to anything
+
+    def __call__(self, name: str, obj: Any) -> None:
+        self.last_any = name
+        if isinstance(obj, Value):
+            self._name(obj, name)
+            self.last = name
+        elif isinstance(obj, np.ndarray) and obj.dtype == object:
+            for idx in np.ndindex(obj.shape):
+                item = obj[idx]
+                if isinstance(item, Value):
+                    self._name(item, f"{name}[{','.join(map(str, idx))}]")
+                    self.last = name
+
+    def _name(self, node: Value, name: str) -> None:
+        if id(node) in self.names:
+            return
+        k = self.versions.get(name, 0)
+        self.versions[name] = k + 1
+        self.names[id(node)] = name if k == 0 else (name + "'" * k if k < 3 else f"{name}@{k}")
+
+
+def ignore(name: str, obj: Any) -> None:
+    """The binding callback for runs that name nothing."""

@@ -1,0 +1,133 @@
+"""Recording where each node of a traced cell comes from.
+
+While a cell runs under `%%grad`, every new Value reports to a `Recorder`,
+which notes its creation order, the cell position of the code that made it
+(line and columns of the sub-expression, from Python 3.11's code positions)
+and the user-function calls it was made in (`MLP.__call__#0`, ...). Frames of
+ad_magic, numpy, the standard library and IPython are passed over, so a node
+made by `np.dot` or `sum()` is pinned to the call in the cell.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from collections.abc import Iterable
+from types import CodeType, FrameType
+from typing import Any
+
+import IPython
+import numpy
+
+Position = tuple[int, int, int, int] | None  # line, end_line, col, end_col (cell-relative)
+
+_AD_MAGIC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package folder
+_PACKAGES = tuple(
+    os.path.dirname(path) + os.sep
+    for path in (os.path.join(_AD_MAGIC, "x"), numpy.__file__ or "", IPython.__file__ or "")
+)
+_STDLIB = tuple({sysconfig.get_paths()[k] + os.sep for k in ("stdlib", "platstdlib")})
+
+
+def _is_library(code: CodeType) -> bool:
+    """ad_magic, numpy, IPython and the standard library: frames a node's origin skips.
+
+    Installed packages (site-packages, e.g. micrograd's nn.py) count as user
+    code, so their calls group the graph.
+    """
+    name = code.co_filename
+    if name.startswith(_PACKAGES) or name.startswith("<frozen"):
+        return True
+    return name.startswith(_STDLIB) and "-packages" + os.sep not in name
+
+
+class Recorder:
+    """Collects the objects made while a cell runs, with where they were made.
+
+    Per object it keeps only its user-function calls and the cell frame's
+    code and instruction offset at that moment; `position(k)` turns the
+    offset into a source range later, and only for nodes that are shown.
+    """
+
+    def __init__(self, cell_codes: Iterable[CodeType]) -> None:
+        self.cell_codes = frozenset(cell_codes)  # few: hashed once each
+        self.made: list[Any] = []  # in creation order
+        # per object: (calls, cell code, instruction offset), or None if made outside the cell
+        self.sites: list[tuple[tuple[str, ...], CodeType, int] | None] = []
+        # Keyed by id(code): hashing a code object hashes all its bytes.
+        self._library: dict[int, bool] = {id(c): False for c in self.cell_codes}
+        self._code_positions: dict[int, list[Position]] = {}
+        # A user frame -> (its calls, the cell frame above it). Frames are
+        # held until the trace ends, so their ids cannot be reused meanwhile.
+        self._frames: dict[FrameType, tuple[tuple[str, ...], FrameType | None]] = {}
+        self._call_count = 0
+
+    def __call__(self, obj: Any) -> None:
+        frame: FrameType | None = sys._getframe(2)  # skip the engine's own node maker
+        library = self._library
+        while frame is not None:
+            lib = library.get(id(frame.f_code))
+            if lib is None:
+                lib = self._is_library(frame.f_code)
+            if not lib:
+                break
+            frame = frame.f_back
+        self.made.append(obj)
+        if frame is None:  # made outside any user code
+            self.sites.append(None)
+            return
+        calls, cell = self._frames.get(frame) or self._place(frame)
+        self.sites.append((calls, cell.f_code, cell.f_lasti) if cell else None)
+
+    def _place(self, frame: FrameType) -> tuple[tuple[str, ...], FrameType | None]:
+        """The user-function calls from the cell down to frame, and the cell's frame."""
+        new: list[FrameType] = []  # user calls not seen before, innermost first
+        calls: tuple[str, ...] = ()
+        cell: FrameType | None = None
+        f: FrameType | None = frame
+        while f is not None:
+            if f.f_code in self.cell_codes:
+                cell = f
+                break
+            if f in self._frames:
+                calls, cell = self._frames[f]
+                break
+            if not f.f_code.co_name.startswith("<") and not self._is_library(f.f_code):
+                new.append(f)
+            f = f.f_back
+        for g in reversed(new):
+            calls = (*calls, f"{g.f_code.co_qualname}#{self._call_count}")
+            self._call_count += 1
+            self._frames[g] = (calls, cell)
+        # frame itself may be a comprehension or the cell: remember it too.
+        return self._frames.setdefault(frame, (calls, cell))
+
+    def _is_library(self, code: CodeType) -> bool:
+        known = self._library.get(id(code))
+        if known is None:
+            known = self._library[id(code)] = _is_library(code)
+        return known
+
+    def calls(self, k: int) -> tuple[str, ...]:
+        site = self.sites[k]
+        return site[0] if site else ()
+
+    def position(self, k: int) -> Position:
+        """(line, end_line, col, end_col) in the cell of what made object k."""
+        site = self.sites[k]
+        if site is None:
+            return None
+        _, code, lasti = site
+        table = self._code_positions.get(id(code))
+        if table is None:
+            table = self._code_positions[id(code)] = [
+                None if p[0] is None else p  # type: ignore[misc]
+                for p in code.co_positions()
+            ]
+        index = lasti // 2
+        return table[index] if 0 <= index < len(table) else None
+
+    def release(self) -> None:
+        """Drop the frames held during the run."""
+        self._frames.clear()

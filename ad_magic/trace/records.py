@@ -1,0 +1,154 @@
+"""Records of a traced run: the graph's Node records and every node's gradient.
+
+`build_graph` turns what a run made (recorded Values, their names and sites)
+into a `Graph`: nodes made before the cell first, then the cell's own in
+creation order. `backward_into` fills in each record's exact adjoint without
+leaving side effects on nodes made before the cell; `graph_of_value` does the
+same for a Value built outside the magic (`%grad NAME`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ad_magic.engine.value import Value, propagate, topological
+from ad_magic.trace.graph import Graph, Node
+from ad_magic.trace.inputs import Bindings
+from ad_magic.trace.recorder import Recorder
+from ad_magic.trace.result import GradResult
+
+
+def build_graph(
+    out: Value,
+    out_name: str,
+    leaves: dict[str, Any],
+    recorder: Recorder,
+    bindings: Bindings,
+    lines: list[str],
+) -> tuple[Graph, list[Value], int]:
+    """Records of every node the output depends on: older nodes first, then the cell's."""
+    reachable = topological(out)  # the output first
+    wanted = set(map(id, reachable))
+    made_at = [(k, v) for k, v in enumerate(recorder.made) if id(v) in wanted]
+    mine = {id(v) for _, v in made_at}
+    older = [v for v in reversed(reachable) if id(v) not in mine]
+    values = older + [v for _, v in made_at]
+    ids = {id(v): f"n{i}" for i, v in enumerate(values)}
+    names = dict(bindings.names)
+    for x in leaves.values():
+        for leaf in x.flat if isinstance(x, np.ndarray) else [x]:
+            names[id(leaf)] = leaf.label
+    node_id = ids.__getitem__
+    nodes = [
+        Node(
+            node_id(id(v)),
+            v._fn,
+            tuple(map(node_id, map(id, v._prev))),
+            v.data,
+            name=names.get(id(v)) or v.label,
+        )
+        for v in older
+    ]
+    # (id of the code, offset) -> position, text. (Hashing a code object hashes its bytes.)
+    where: dict[tuple[int, int], tuple[Any, str]] = {}
+    for k, v in made_at:
+        site = recorder.sites[k]
+        node = Node(
+            node_id(id(v)), v._fn, tuple(map(node_id, map(id, v._prev))), v.data,
+            name=names.get(id(v), ""), calls=site[0] if site else (),
+        )  # fmt: skip
+        if site is not None:
+            key = (id(site[1]), site[2])
+            if key not in where:
+                pos = recorder.position(k)
+                where[key] = (pos, source_text(lines, pos) if pos else "")
+            pos, node.text = where[key]
+            if pos is not None:
+                node.line, node.end_line, node.col, node.end_col = pos
+        nodes.append(node)
+    graph = Graph(nodes, output=ids[id(out)])
+    if not graph[graph.output].name:
+        graph[graph.output].name = out_name or "out"
+    return graph, values, len(older)
+
+
+def source_text(lines: list[str], pos: tuple[int, int, int, int]) -> str:
+    """The cell's text in a position range on one line ('' across lines)."""
+    line, end_line, col, end_col = pos
+    if line != end_line or not 0 < line <= len(lines):
+        return ""
+    return lines[line - 1][col:end_col]
+
+
+def unused_notes(graph: Graph, values: list[Value], leaves: dict[str, Any]) -> list[str]:
+    present = set(map(id, values))
+    return [
+        f"{graph[graph.output].name} does not depend on {name}: its gradient is 0"
+        for name, x in leaves.items()
+        if not any(id(s) in present for s in (x.flat if isinstance(x, np.ndarray) else [x]))
+    ]
+
+
+def backward_into(out: Value, graph: Graph, values: list[Value], keep: list[Value]) -> None:
+    """Backward from out, giving each record its exact adjoint.
+
+    values are the graph's nodes in record order. Every .grad is zeroed
+    first, so what the pass leaves is exactly d(out)/d(node); the nodes in
+    keep (made before the cell ran, such as a model's parameters) get their
+    old .grad back afterwards, so tracing has no side effect on them.
+    """
+    saved = [(v, v.grad) for v in keep]
+    for v in values:
+        v.grad = 0.0
+    out.grad = 1.0
+    propagate(values[::-1])
+    for node, v in zip(graph.nodes, values, strict=True):
+        node.grad = float(v.grad)
+    for v, old in saved:
+        v.grad = old
+
+
+def graph_of_value(root: Value, name: str, max_forward: int = 16) -> Any:
+    """A GradResult for a Value built outside the magic, leaving every .grad as it was.
+
+    With no cell to rerun on Duals, forward mode runs over the graph itself:
+    each node's tangent from its parents' by the table's partials, one pass per
+    input (up to max_forward inputs).
+    """
+    values = topological(root)[::-1]
+    graph = Graph.from_value(root)
+    backward_into(root, graph, values, keep=values)
+    if not graph[graph.output].name:
+        graph[graph.output].name = name
+    inputs = {n.name or n.id: n.id for n in graph if n.kind == "input"}
+    result = GradResult(None, graph, inputs, [])
+    if len(inputs) <= max_forward:
+        for label, seed in inputs.items():
+            forward_over_graph(graph, seed, label)
+    else:
+        result.forward_note = (
+            f"forward mode needs one pass per input: {len(inputs)} passes is more than "
+            f"max_forward_passes={max_forward}"
+        )
+    return result
+
+
+def forward_over_graph(graph: Graph, seed: str, label: str) -> None:
+    """Forward mode on a recorded graph: node.tangents[label] = d(node)/d(seed)."""
+    for node in graph.nodes:
+        if not node.parents:
+            node.tangents[label] = 1.0 if node.id == seed else 0.0
+            continue
+        args = [graph[p].value for p in node.parents]
+        # Chain rule: d(node) = sum over parents of d(node)/d(parent) * d(parent).
+        # A zero tangent adds nothing, even through an infinite partial (as Dual).
+        node.tangents[label] = (
+            sum(
+                node.op.partials[i](*args, node.value) * graph[p].tangents[label]
+                for i, p in enumerate(node.parents)
+                if graph[p].tangents[label]
+            )
+            + 0.0
+        )

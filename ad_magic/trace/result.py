@@ -1,0 +1,244 @@
+"""`GradResult`: what `%%grad` found, as data, text and a rich display.
+
+It holds the traced graph (`.graph`, `.nodes`), the output's value and the
+gradient of every input, the forward-mode tangents per seed input, the steps
+of both passes, and can re-run the cell on plain floats to compare with
+finite differences (`.check()`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from ad_magic.engine.check import GradCheck, GradEntry
+from ad_magic.trace.graph import Graph, Node
+from ad_magic.trace.steps import Step, forward_steps, num, reverse_steps
+
+
+class Rerun(Protocol):
+    """What a result needs of the tracer that made it: its inputs and source, plain
+    runs for finite differences, and a new trace for live inputs."""
+
+    inputs: list[Any]
+    lines: list[str]
+    code: Any
+
+    def run_plain(self, values: dict[str, Any]) -> float: ...
+
+    def rerun(self, values: dict[str, float]) -> Any: ...
+
+
+class Shown:
+    """What the display shows of each number: everything (the classroom may hide some)."""
+
+    def grad(self, text: str) -> str:
+        return text
+
+    def value(self, name: str, text: str) -> str:
+        return text
+
+
+@dataclass
+class Hooks:
+    """How the layers above the trace show a result, registered when they load.
+
+    The classroom says what to keep back and which lines to add (`--expect`,
+    `--quiz`, `--check`); rendering draws the graph; the widget layer gives the
+    rich display. The trace layer itself imports none of them.
+    """
+
+    conceal: Callable[[GradResult], Shown] = lambda result: Shown()
+    lines: list[Callable[[GradResult], list[str]]] = field(default_factory=list)
+    mimebundle: Callable[[GradResult], dict[str, Any]] | None = None
+    draw: Any = None  # the render package: to_dot, to_svg, save
+
+
+hooks = Hooks()
+
+
+class GradResult:
+    """The derivatives of a traced cell's output, with the graph they came from."""
+
+    def __init__(
+        self,
+        tracer: Rerun | None,
+        graph: Graph,
+        inputs: dict[str, Any],
+        notes: list[str],
+    ) -> None:
+        self.tracer = tracer  # None for a graph built outside the magic (%grad NAME)
+        self.graph = graph
+        self.notes = notes
+        self.forward_note = ""  # why forward mode has no tangents, if it has none
+        self.mode = "reverse"  # the display's initial mode
+        self.seed: str | None = None  # the display's initial seed
+        self.check_table: GradCheck | None = None  # filled by --check
+        # Homework (see homework.py): --check's per-node rule checks and its
+        # tolerance, --expect's outcomes (right values shown only with --reveal), --quiz.
+        self.node_checks: list[Any] = []  # classroom.localcheck.NodeCheck
+        self.check_tol = 1e-5
+        self.expectations: list[Any] = []  # classroom.expect.Expectation
+        self.reveal = False
+        self.quiz: Any = None  # classroom.quiz.Quiz
+        self.widget: Any = None  # the live display, once shown in a notebook
+        # input name -> its node id (None if the output does not use it), or
+        # an object array of ids for an array input
+        self._input_ids = inputs
+
+    # -- the numbers -----------------------------------------------------
+    @property
+    def output(self) -> str:
+        return self.graph[self.graph.output].name
+
+    @property
+    def value(self) -> float:
+        return self.graph[self.graph.output].value
+
+    @property
+    def nodes(self) -> list[Node]:
+        return self.graph.nodes
+
+    @property
+    def inputs(self) -> list[str]:
+        return list(self._input_ids)
+
+    @property
+    def flagged(self) -> Node | None:
+        """The first node whose local derivative rule disagreed with a numeric estimate."""
+        return next((n for n in self.graph if n.flagged), None)
+
+    @property
+    def grads(self) -> dict[str, float | np.ndarray]:
+        """d(output)/d(input) for each input: a float, or an array for array inputs."""
+
+        def grad(node_id: str | None) -> float:
+            return self.graph[node_id].grad if node_id is not None else 0.0
+
+        return {
+            name: np.vectorize(grad, otypes=[float])(ids)
+            if isinstance(ids, np.ndarray)
+            else grad(ids)
+            for name, ids in self._input_ids.items()
+        }
+
+    @property
+    def seeds(self) -> list[str]:
+        """The inputs forward mode ran a pass for."""
+        return list(self.graph[self.graph.output].tangents)
+
+    @property
+    def tangents(self) -> dict[str, dict[str, float]]:
+        """seed input -> node id -> d(node)/d(seed), from the forward passes."""
+        return {
+            s: {n.id: n.tangents[s] for n in self.graph if s in n.tangents} for s in self.seeds
+        }
+
+    def steps(self, mode: str = "reverse", seed: str | None = None) -> list[Step]:
+        """The ordered chain-rule steps of the reverse pass, or of the forward pass for seed."""
+        if mode == "reverse":
+            return reverse_steps(self.graph)
+        if mode != "forward":
+            raise ValueError(f"mode is 'reverse' or 'forward', not {mode!r}")
+        if not self.seeds:
+            raise ValueError(self.forward_note or "forward mode ran no pass")
+        seed = seed or self.seeds[0]
+        if seed not in self.seeds:
+            raise ValueError(f"no forward pass for seed {seed!r}; seeds: {', '.join(self.seeds)}")
+        return forward_steps(self.graph, seed)
+
+    def check(self, h: float = 1e-6) -> GradCheck:
+        """Each input's gradient against central differences of the cell on plain floats."""
+        if self.tracer is None:
+            raise ValueError("check() re-runs a %%grad cell; this graph was built outside one")
+        if not h > 0:
+            raise ValueError(f"the step h must be positive, got {h!r}")
+        entries = []
+        grads = self.grads
+        for inp in self.tracer.inputs:
+            for label, idx in inp.scalars():
+                ad = grads[inp.name]
+                ad_value = float(ad[idx]) if isinstance(ad, np.ndarray) else ad
+                f = [self.tracer.run_plain({inp.name: _moved(inp.data, idx, d)}) for d in (h, -h)]
+                entries.append(GradEntry(label, ad_value, (f[0] - f[1]) / (2 * h)))
+        return GradCheck(entries, h, "reverse")
+
+    # -- display -----------------------------------------------------------
+    def summary(self) -> str:
+        """A plain-text account: output, gradients, notes and the nodes."""
+        hide = hooks.conceal(self)  # what --expect and --quiz keep from the student for now
+        lines = [f"{self.output} = {hide.value(self.output, num(self.value))}"]
+        for name, g in self.grads.items():
+            shown = np.array2string(g, precision=4) if isinstance(g, np.ndarray) else num(g)
+            lines.append(f"  d{self.output}/d{name} = {hide.grad(shown)}")
+        lines += [f"  note: {n}" for n in self.notes]
+        if self.forward_note:
+            lines.append(f"  note: {self.forward_note}")
+        for more in hooks.lines:
+            lines += more(self)
+        lines.append(f"{len(self.graph)} nodes:")
+        for node in self.graph:
+            where = f"line {node.line}" if node.line else ""
+            value, grad = hide.value(node.name, num(node.value)), hide.grad(num(node.grad))
+            lines.append(
+                f"  {node.id:>5} {node.title:<16.16} {node.op.name:<8} "
+                f"value={value:<10} grad={grad:<10} {where}"
+                + ("  <- first rule that disagrees" if node.flagged else "")
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        grads = ", ".join(
+            f"{k}={np.array2string(v, precision=4) if isinstance(v, np.ndarray) else num(v)}"
+            for k, v in self.grads.items()
+        )
+        size = len(self.graph)
+        return f"<GradResult {self.output}={num(self.value)}; grads: {grads}; {size} nodes>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.summary())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        if hooks.mimebundle is None:
+            return {"text/plain": self.summary()}
+        return hooks.mimebundle(self)
+
+    def to_dot(self, mode: str = "reverse", seed: str | None = None) -> str:
+        """Graphviz DOT source of the graph (grouped past the node budget)."""
+        return _draw().to_dot(self.graph, mode=mode, seed=seed)
+
+    def to_svg(self, mode: str = "reverse", seed: str | None = None) -> str:
+        """The laid-out graph as SVG."""
+        return _draw().to_svg(self.graph, mode=mode, seed=seed)
+
+    def save(self, path: Any, mode: str = "reverse", seed: str | None = None) -> Any:
+        """Write the graph to path: .svg, .png or .dot by its suffix."""
+        return _draw().save(self.graph, path, mode=mode, seed=seed)
+
+    def as_text(self) -> TextOnly:
+        """This result, displayed as plain text only (%%grad --text)."""
+        return TextOnly(self.summary())
+
+
+def _draw() -> Any:
+    if hooks.draw is None:
+        raise RuntimeError("drawing needs ad_magic.render: import it (the magic does)")
+    return hooks.draw
+
+
+class TextOnly(str):
+    """A string IPython shows as it is, without quotes."""
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+def _moved(data: float | np.ndarray, idx: tuple[int, ...], delta: float) -> float | np.ndarray:
+    if isinstance(data, np.ndarray):
+        moved = data.copy()
+        moved[idx] += delta
+        return moved
+    return data + delta

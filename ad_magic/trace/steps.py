@@ -1,0 +1,165 @@
+"""The steps of a pass, one chain-rule application each, with the numbers filled in.
+
+Reverse mode: the output's gradient is seeded with 1, then for each node from
+the output back to the inputs, each parent p gains d(node)/d(p) * grad(node).
+A parent used several times gains several contributions (fan-out); each step
+says which one it is and the running sum. Forward mode, for one seed input:
+each node's tangent is the sum over its parents of d(node)/d(p) * tangent(p).
+
+A step's numbers are computed with the pass; its rule and equation, the text,
+only when asked for, so a 30,000-node graph's steps are cheap to list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ad_magic.engine.ops import fill
+from ad_magic.trace.graph import Graph, Node
+
+
+def num(x: float) -> str:
+    """A number as narration shows it: four significant digits."""
+    return f"{x:.4g}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One chain-rule application."""
+
+    mode: str  # "reverse" or "forward"
+    node: str  # id of the node whose gradient (reverse) or tangent (forward) this sets
+    edges: tuple[tuple[str, str], ...]  # (parent id, child id) edges the step uses
+    value: float  # the contribution (reverse) or the tangent (forward)
+    total: float  # the node's gradient so far (reverse) or its tangent (forward)
+    part: int = 1  # this is contribution `part` of `parts` to the node (reverse fan-out)
+    parts: int = 1
+    graph: Graph | None = field(default=None, compare=False, repr=False)  # for the text
+    via: str = ""  # reverse: the child whose gradient flows back; forward: the seed
+    arg: int = 0  # reverse: which argument of `via` the node is
+
+    @property
+    def rule(self) -> str:
+        """The table's rule, e.g. 'd sin(a)/da = cos(a)'."""
+        if self.graph is None:
+            return "dy/dy = 1"
+        if self.mode == "reverse":
+            return self.graph[self.via].op.rule(self.arg)
+        node = self.graph[self.node]
+        return "; ".join(node.op.rule(i) for i, _ in _traced_args(self.graph, node))
+
+    @property
+    def equation(self) -> str:
+        """The step with names and numbers, e.g.
+        'grad(b) += cos(b) * grad(y) = cos(3.25) * 1 = -0.9941'."""
+        graph = self.graph
+        if graph is None:
+            return f"grad({self.via}) = 1"
+        if self.mode == "reverse":
+            return _reverse_text(graph, self)
+        return _forward_text(graph, self)
+
+
+def _names(graph: Graph, node: Node, numbers: bool) -> dict[str, str]:
+    """a, b and y of node's rule, as titles or as values."""
+    parents = [graph[p] for p in node.parents]
+    show = (lambda n: num(n.value)) if numbers else (lambda n: n.title)
+    names = {arg: show(p) for arg, p in zip("ab", parents, strict=False)}
+    names["y"] = show(node)
+    return names
+
+
+def factor(text: str) -> str:
+    """text bracketed if it is a sum or difference, so that it can be multiplied."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += (c in "([") - (c in ")]")
+        if depth == 0 and c in "+-" and 0 < i < len(text) - 1 and text[i - 1] == " ":
+            return f"({text})"
+    return text
+
+
+def _traced_args(graph: Graph, node: Node) -> list[tuple[int, Node]]:
+    return [(i, graph[p]) for i, p in enumerate(node.parents) if graph[p].kind != "const"]
+
+
+def _reverse_text(graph: Graph, step: Step) -> str:
+    child, parent = graph[step.via], graph[step.node]
+    deriv = child.op.derivs[step.arg]
+    text = (
+        f"grad({parent.title}) += {factor(fill(deriv, _names(graph, child, False)))} "
+        f"* grad({child.title}) = {factor(fill(deriv, _names(graph, child, True)))} "
+        f"* {num(child.grad)} = {num(step.value)}"
+    )
+    if step.parts > 1:
+        text += f"  (contribution {step.part} of {step.parts}, running sum {num(step.total)})"
+    return text
+
+
+def _forward_text(graph: Graph, step: Step) -> str:
+    node, seed = graph[step.node], step.via
+    if node.kind == "input":
+        why = "the seed" if step.value == 1.0 else "not the seed"
+        return f"tangent({node.title}) = {num(step.value)}  ({why})"
+    titles, numbers = _names(graph, node, False), _names(graph, node, True)
+    terms, values = [], []
+    for i, parent in _traced_args(graph, node):
+        deriv = node.op.derivs[i]
+        terms.append(f"{factor(fill(deriv, titles))}*tangent({parent.title})")
+        values.append(f"{factor(fill(deriv, numbers))}*{num(parent.tangents.get(seed, 0.0))}")
+    return (
+        f"tangent({node.title}) = {' + '.join(terms)} = {' + '.join(values)} = {num(step.value)}"
+    )
+
+
+def reverse_steps(graph: Graph) -> list[Step]:
+    out = graph[graph.output]
+    steps = [Step("reverse", out.id, (), 1.0, 1.0, via=out.title)]
+    # Every (node, argument) the chain rule runs over, output first; constants take nothing.
+    by_id = graph.by_id
+    flows = [
+        (node, i, pid)
+        for node in reversed(graph.nodes)
+        for i, pid in enumerate(node.parents)
+        if by_id[pid].kind != "const"
+    ]
+    parts: dict[str, int] = {}
+    for _, _, pid in flows:
+        parts[pid] = parts.get(pid, 0) + 1
+    done: dict[str, int] = {}
+    total: dict[str, float] = {}
+    for node, i, pid in flows:
+        # A zero gradient passes on zero, even through an infinite local derivative.
+        if node.grad:
+            args = [by_id[p].value for p in node.parents]
+            contribution = node.op.partials[i](*args, node.value) * node.grad
+        else:
+            contribution = 0.0
+        done[pid] = done.get(pid, 0) + 1
+        total[pid] = total.get(pid, 0.0) + contribution
+        steps.append(
+            Step(
+                "reverse",
+                pid,
+                ((pid, node.id),),
+                contribution,
+                total[pid],
+                done[pid],
+                parts[pid],
+                graph,
+                node.id,
+                i,
+            )
+        )
+    return steps
+
+
+def forward_steps(graph: Graph, seed: str) -> list[Step]:
+    steps = []
+    for node in graph.nodes:
+        if node.kind == "const":
+            continue
+        tangent = node.tangents.get(seed, 0.0)
+        edges = tuple((p, node.id) for p in node.parents)
+        steps.append(Step("forward", node.id, edges, tangent, tangent, graph=graph, via=seed))
+    return steps

@@ -1,0 +1,289 @@
+"""The live %%grad widget: graph, node table, annotated source, steps, live inputs.
+
+An anywidget: this class holds the synced state, `widget.js` (a small
+hand-written ES module next to it, no bundler, no network imports) draws it.
+The SVG is sent once per trace; stepping, selecting and switching mode or seed
+change one small trait each (`step`, `selected`, `mode`, `seed`) and the
+browser restyles the SVG it already has. Steps travel in pages of PAGE steps,
+with the running totals at the page's start, so a 30,000-node graph costs no
+more per step than a small one; a new page is sent only when a step leaves
+the current one. Editing an input re-traces the cell
+(in a scratch copy of the namespace) and updates values, gradients and steps,
+keeping the SVG when the graph's shape is unchanged. Clicking a collapsed
+group opens it (a new layout, by necessity).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from ad_magic import render
+from ad_magic.classroom.homework import HIDDEN, Concealment, concealment
+from ad_magic.render.groups import View
+from ad_magic.trace.result import GradResult
+from ad_magic.trace.steps import Step, num
+
+HERE = Path(__file__).parent
+PAGE = 500  # steps sent to the browser at a time
+TABLE = 400  # node records sent: the drawn ones first, then named ones
+
+
+def shape(result: GradResult) -> list[tuple[str, tuple[str, ...]]]:
+    """What the layout depends on: each node's op and parents."""
+    return [(n.op.name, n.parents) for n in result.graph]
+
+
+class GradWidget(anywidget.AnyWidget):
+    """The display of a GradResult in a notebook."""
+
+    _esm = HERE / "widget.js"
+    _css = HERE / "widget.css"
+
+    svg = t.Unicode("").tag(sync=True)
+    records: t.List[dict[str, Any]] = t.List().tag(sync=True)  # drawn and named nodes
+    counts = t.Dict().tag(sync=True)  # "reverse" or "forward:<seed>" -> number of steps
+    page = t.Dict().tag(sync=True)  # the steps around the current one: see _page()
+    mode = t.Unicode("reverse").tag(sync=True)
+    seed = t.Unicode("").tag(sync=True)
+    seeds: t.List[str] = t.List().tag(sync=True)
+    step = t.Int(-1).tag(sync=True)  # index into the current mode's steps; -1: all done
+    selected = t.Unicode("").tag(sync=True)
+    source = t.Unicode("").tag(sync=True)
+    inputs: t.List[dict[str, Any]] = t.List().tag(sync=True)  # scalar inputs: name, value
+    cost = t.Unicode("").tag(sync=True)
+    notes: t.List[str] = t.List().tag(sync=True)
+    output = t.Unicode("").tag(sync=True)
+    error = t.Unicode("").tag(sync=True)  # why the last live re-trace failed, if it did
+    expanded: t.List[dict[str, str]] = t.List().tag(sync=True)  # open groups: {"id", "title"}
+    quiz = t.Dict().tag(sync=True)  # --quiz: Quiz.state() and the last feedback; {} without
+    hidden = t.Bool(False).tag(sync=True)  # derivatives kept back (--quiz, --expect)
+
+    def __init__(self, result: GradResult, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.result = result
+        self.view = View(result.graph, render.config.budget)
+        self._steps: dict[str, list[Step]] = {}
+        self._load(result, layout=True)
+        self.seed = result.seed if result.seed in result.seeds else (result.seeds or [""])[0]
+        self.mode = result.mode if result.seeds else "reverse"
+        self.observe(self._turn_page, names=["step", "mode", "seed"])
+        if result.quiz is not None:
+            result.quiz.listeners.append(self._answered)
+        self._turn_page()
+        self.on_msg(self._on_msg)
+
+    # -- state from a result ----------------------------------------------
+    def _load(self, result: GradResult, layout: bool, keep_step: bool = False) -> None:
+        self.result = result
+        hide = concealment(result)
+        self.hidden = hide.grads
+        if layout:
+            self.svg = conceal_svg(render.to_html(result.graph, self.view), result)
+        self._unit = dict(zip((n.id for n in result.graph), self.view.unit_of(), strict=True))
+        groups = self.view.groups
+        grouped = len(result.graph) > self.view.budget  # a small graph is drawn whole
+        self.expanded = (
+            [{"id": g, "title": groups[g].title} for g in sorted(self.view.expanded, key=_order)]
+            if grouped
+            else []
+        )
+        drawn = [n for n in result.graph if self._unit[n.id] == n.id]
+        named = [n for n in result.graph if n.name and self._unit[n.id] != n.id]
+        self.records = [_record(n, self._unit[n.id], hide) for n in (drawn + named)[:TABLE]]
+        self._steps = {"reverse": result.steps("reverse")}
+        for seed in result.seeds:
+            self._steps[f"forward:{seed}"] = result.steps("forward", seed)
+        self.counts = {key: len(steps) for key, steps in self._steps.items()}
+        self.seeds = result.seeds
+        tracer = result.tracer
+        self.source = tracer.code.source.rstrip("\n") if tracer else ""
+        self.inputs = [
+            {"name": inp.name, "value": inp.data}
+            for inp in (tracer.inputs if tracer else [])
+            if isinstance(inp.data, float)
+        ]
+        self.cost = cost_line(result)
+        self.notes = [*result.notes, *([result.forward_note] if result.forward_note else [])]
+        self.output = result.output
+        self.page = {}
+        if not (keep_step and self.step < self.counts.get(self._key(), 0)):
+            self.step = -1
+        self._quiz_state()
+        self._turn_page()
+
+    # -- steps, a page at a time -------------------------------------------------
+    def _key(self) -> str:
+        return f"forward:{self.seed}" if self.mode == "forward" else "reverse"
+
+    def _turn_page(self, change: Any = None) -> None:
+        """Send the page holding the current step, unless the browser has it already."""
+        key = self._key()
+        steps = self._steps.get(key, [])
+        k = len(steps) - 1 if self.step < 0 else self.step
+        start = max(0, k) // PAGE * PAGE
+        if self.page.get("key") == key and self.page.get("start") == start:
+            return
+        self.page = self._page(key, start)
+
+    def _page(self, key: str, start: int) -> dict[str, Any]:
+        """Steps [start, start + PAGE) of a pass, in drawn boxes, with what steps before set.
+
+        Each step is [node, box, edges between boxes, equation, total]; `done`
+        maps each recorded node that earlier steps reached to its total then.
+        While derivatives are kept back outside a quiz (--expect), the totals
+        are "?" and each equation stops at its rule.
+        """
+        quiz = self.result.quiz
+        keep_back = self.hidden and (quiz is None or quiz.done)
+
+        def total(s: Step) -> str:
+            return HIDDEN if keep_back else num(s.total)
+
+        def equation(s: Step) -> str:  # the rule without its numbers
+            if not keep_back:
+                return s.equation
+            parts = s.equation.split(" = ")  # "grad(b) += rule = numbers = total"
+            rule = parts[:1] if "+=" in parts[0] or len(parts) < 3 else parts[:2]  # tangent(a) =
+            return " = ".join([*rule, HIDDEN])
+
+        steps = self._steps.get(key, [])
+        if quiz is not None and quiz.current is not None:  # what the student has not answered
+            steps = steps[: quiz.current.index]  # stays here
+        shown = {r["id"] for r in self.records}
+        done = {s.node: total(s) for s in steps[:start] if s.node in shown}
+        unit = self._unit
+        page = []
+        for s in steps[start : start + PAGE]:
+            edges = {(unit[p], unit[c]) for p, c in s.edges if unit[p] != unit[c]}
+            page.append([s.node, unit[s.node], sorted(map(list, edges)), equation(s), total(s)])
+        return {"key": key, "start": start, "steps": page, "done": done}
+
+    # -- messages from the browser --------------------------------------------
+    def _on_msg(self, widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
+        kind = content.get("type")
+        if kind == "input":
+            self.set_input(str(content["name"]), float(content["value"]))
+        elif kind == "toggle":
+            self.toggle(str(content["group"]))
+        elif kind == "answer":
+            self.answer(content.get("value"))
+
+    # -- the quiz ------------------------------------------------------------
+    def answer(self, value: Any) -> None:
+        """Mark the student's answer to the current quiz step (feedback follows)."""
+        quiz = self.result.quiz
+        if quiz is not None and not quiz.done:
+            quiz.answer(value)
+
+    def _answered(self, feedback: Any) -> None:
+        """A quiz answer, typed here or given in code as _grad.quiz.answer(...)."""
+        self._quiz_state(feedback)
+        if self.result.quiz is not None and self.result.quiz.done:  # all may be shown now
+            self._load(self.result, layout=True)
+            self._quiz_state(feedback)
+
+    def _quiz_state(self, feedback: Any = None) -> None:
+        quiz = self.result.quiz
+        if quiz is None:
+            self.quiz = {}
+            return
+        state = quiz.state()
+        if feedback is not None:
+            state["feedback"] = {"right": feedback.right, "message": feedback.message,
+                                 "hint": feedback.hint}  # fmt: skip
+        mode = quiz.questions[0].step.mode if quiz.questions else "reverse"
+        if state["step"] is not None:  # show the pass up to the step being asked
+            self.page = {}  # the answered part of the pass grew: send it again
+            self.mode = mode
+            self.step = max(0, state["step"] - 1)
+            self._turn_page()
+        self.quiz = state
+
+    def set_input(self, name: str, value: float) -> None:
+        """Re-trace with one input changed; keep the layout if the graph's shape is the same."""
+        tracer = self.result.tracer
+        if tracer is None:
+            return
+        try:
+            result = tracer.rerun({name: value})
+        except Exception as exc:  # the cell failed on this value: say so, keep the old
+            self.error = f"{name} = {value:g}: {type(exc).__name__}: {exc}"
+            return
+        self.error = ""
+        same = shape(result) == shape(self.result)
+        if not same:
+            self.view = View(result.graph, render.config.budget)
+        self._load(result, layout=not same, keep_step=same)  # the same pass: stay on its step
+
+    def toggle(self, group_id: str) -> None:
+        """Open a collapsed group, or close an open one."""
+        if group_id not in self.view.groups:
+            return
+        if group_id in self.view.expanded:
+            self.view.collapse(group_id)
+        else:
+            self.view.expand(group_id)
+        self._load(self.result, layout=True)
+
+
+def _order(group_id: str) -> tuple[int, int]:
+    """Groups by depth, then by first node: "g2_n40" -> (2, 40)."""
+    depth, _, first = group_id[1:].partition("_n")
+    return int(depth), int(first or 0)
+
+
+def _record(node: Any, unit: str, hide: Concealment) -> dict[str, Any]:
+    return {
+        "id": node.id,
+        "name": node.name,
+        "title": node.title,
+        "op": node.op.name,
+        "kind": node.kind,
+        "value": hide.value(node.name, num(node.value)),
+        "grad": hide.grad(num(node.grad)),
+        "tangents": {s: hide.grad(num(v)) for s, v in node.tangents.items()},
+        "flagged": node.flagged,
+        "line": node.line,
+        "end_line": node.end_line,
+        "col": node.col,
+        "end_col": node.end_col,
+        "box": unit,
+    }
+
+
+def cost_line(result: GradResult) -> str:
+    """Forward against reverse mode on this very graph."""
+    n_in = sum(1 for n in result.graph if n.kind == "input")
+    n_ops = sum(1 for n in result.graph if n.kind == "op")
+    return (
+        f"This graph: {n_in} input{'s' * (n_in != 1)}, {n_ops} operations, 1 output. "
+        f"Forward mode needs one pass per input: {n_in} pass{'es' * (n_in != 1)}, "
+        f"{n_in * n_ops} operation-steps in all. Reverse mode needs one backward pass for "
+        f"the scalar output: {n_ops} operation-steps, whatever the number of inputs."
+    )
+
+
+_EDGE = re.compile(r'<g id="edge\d+" class="edge[^"]*">.*?</g>', re.S)
+_EDGE_TEXT = re.compile(r"(<text[^>]*>)[^<]*(</text>)")
+_MODE_TEXT = re.compile(r'(<text class="(?:grad|tangent)[^"]*"[^>]*>)([^<]*?) [^ <]*(</text>)')
+
+
+def conceal_svg(svg: str, result: GradResult) -> str:
+    """The SVG with derivatives (and stated values) replaced by '?' while they are kept back."""
+    hide = concealment(result)
+    if hide.grads:
+        svg = _MODE_TEXT.sub(rf"\1\2 {HIDDEN}\3", svg)
+        # Edge labels are local derivatives: on a chain they would give answers away.
+        svg = _EDGE.sub(lambda m: _EDGE_TEXT.sub(rf"\1{HIDDEN}\2", m.group()), svg)
+    for node in result.graph:
+        if node.name and node.name in hide.values:
+            svg = re.sub(
+                rf"(<title>{node.id}</title>.*?>value )[^<]*(</text>)", rf"\1{HIDDEN}\2", svg,
+                count=1, flags=re.S,
+            )  # fmt: skip
+    return svg

@@ -1,0 +1,119 @@
+"""numpy interop: ufuncs on Values and Duals, object arrays, free functions on arrays."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import ad_magic
+from ad_magic import Dual, Value, relu, sigmoid, sin
+from ad_magic.engine.ops import BY_UFUNC
+
+
+def values(*xs):
+    return np.array([Value(x, label=f"x{i}") for i, x in enumerate(xs)], dtype=object)
+
+
+@pytest.mark.parametrize("ufunc", list(BY_UFUNC), ids=lambda u: u.__name__)
+@pytest.mark.parametrize("cls", [Value, Dual])
+def test_every_table_ufunc_dispatches_to_its_row(ufunc, cls):
+    op = BY_UFUNC[ufunc]
+    args = (0.6, 1.7)[: op.arity]
+    out = ufunc(*(cls(a, 1.0) if cls is Dual else cls(a) for a in args))
+    assert isinstance(out, cls)
+    assert out.primal == pytest.approx(float(ufunc(*args)), rel=1e-12)
+
+
+def test_numpy_scalar_on_the_left_stays_in_the_graph():
+    v = Value(3.0)
+    y = np.float64(2.0) * v + np.int32(1)
+    y.backward()
+    assert isinstance(y, Value) and y.data == 7.0 and v.grad == 2.0
+
+
+def test_maximum_with_zero_is_relu_like():
+    for x0, expected in ((2.0, 1.0), (-2.0, 0.0)):
+        v = Value(x0)
+        y = np.maximum(v, 0)
+        y.backward()
+        assert y.data == max(x0, 0.0) and v.grad == expected
+
+
+def test_unknown_ufunc_is_named():
+    with pytest.raises(TypeError, match="floor"):
+        np.floor(Value(1.5))
+    with pytest.raises(TypeError, match="arctan2"):
+        np.arctan2(Dual(1.0), 2.0)
+
+
+def test_dot_matmul_sum_mean_on_object_arrays():
+    w = values(1.0, 2.0, 3.0)
+    x = np.array([0.5, -1.0, 2.0])
+    for make, expected in (
+        (lambda: np.dot(w, x), 4.5),
+        (lambda: w @ x, 4.5),
+        (lambda: sum(w * x), 4.5),
+        (lambda: np.sum(w * x), 4.5),
+        (lambda: np.mean(w * x), 1.5),
+    ):
+        for p in w:
+            p.grad = 0.0
+        y = make()
+        assert isinstance(y, Value) and y.data == pytest.approx(expected)
+        y.backward()
+        scale = 1 / 3 if expected == 1.5 else 1.0
+        assert [p.grad for p in w] == pytest.approx(list(x * scale))
+
+
+def test_matrix_vector_product_gradients():
+    W = np.array([[Value(1.0), Value(2.0)], [Value(3.0), Value(4.0)]], dtype=object)
+    x = np.array([1.0, -1.0])
+    h = W @ x
+    loss = np.sum(h * h)
+    loss.backward()
+    # d/dW_ij sum_k (W x)_k^2 = 2 (W x)_i x_j
+    expected = 2 * np.outer(np.array([-1.0, -1.0]), x)
+    assert np.array([[p.grad for p in row] for row in W]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "name", ["sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs"]
+)
+def test_free_functions_on_numbers_arrays_and_traced(name):
+    f = getattr(ad_magic, name)
+    x = 0.7
+    out = f(x)
+    assert type(out) is float
+    arr = f(np.array([x, 1.1]))
+    assert arr.dtype == float and arr[0] == pytest.approx(out, rel=1e-12)
+    assert f(2) == pytest.approx(f(2.0))
+    assert f(Value(x)).data == out
+    assert f(Dual(x)).val == out
+    objs = f(values(x, 1.1))
+    assert objs.dtype == object and isinstance(objs[0], Value) and objs[0].data == out
+    duals = f(np.array([Dual(x, 1.0)], dtype=object))
+    assert isinstance(duals[0], Dual) and duals[0].val == out
+
+
+def test_numpy_ufuncs_on_object_arrays_call_the_methods():
+    xs = values(0.1, 0.2)
+    ys = np.tanh(np.sin(xs))
+    total = np.sum(ys)
+    total.backward()
+    assert xs[0].grad == pytest.approx((1 - math.tanh(math.sin(0.1)) ** 2) * math.cos(0.1))
+
+
+def test_free_functions_broadcast_mixed_inputs():
+    out = ad_magic.maximum(values(-1.0, 2.0), 0.0)
+    assert [v.data for v in out] == [0.0, 2.0]
+    out = sigmoid(np.array([0.0, 0.0]))
+    assert list(out) == [0.5, 0.5]
+    assert relu([-1.0, 3.0]).tolist() == [0.0, 3.0]
+    assert sin(np.float64(0.0)) == 0.0
+
+
+def test_free_function_refuses_mixed_modes():
+    with pytest.raises(TypeError, match="cannot mix"):
+        ad_magic.maximum(Value(1.0), Dual(1.0))

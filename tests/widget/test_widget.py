@@ -1,0 +1,205 @@
+"""The widget's Python side: its synced state, small messages, live inputs, groups.
+
+The browser side is tested in tests/browser/.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ad_magic.widget import widget
+from ad_magic.widget.widget import GradWidget
+
+
+def trace(shell, line, cell):
+    shell.reset(new_session=False)
+    shell.run_cell("import numpy as np")
+    result = shell.run_cell(f"%%grad {line}\n{cell}")
+    assert result.success, result.error_in_exec or result.error_before_exec
+    return shell.user_ns["_grad"]
+
+
+@pytest.fixture
+def chapter(shell):
+    return GradWidget(trace(shell, "x=1.5", "a = x**2\nb = a + 1\ny = sin(b)"))
+
+
+def test_state_from_the_chapter_example(chapter):
+    w = chapter
+    assert w.svg.count('class="node') == 6 and "<title>n0</title>" in w.svg
+    assert [r["id"] for r in w.records] == [f"n{i}" for i in range(6)]
+    assert w.records[0] == {**w.records[0], "name": "x", "kind": "input", "grad": "-2.982"}
+    assert w.seeds == ["x"] and w.seed == "x" and w.mode == "reverse"
+    assert w.counts == {"reverse": 4, "forward:x": 4}
+    assert w.page["key"] == "reverse" and w.page["start"] == 0  # all of it: step -1 is the end
+    node, box, edges, equation, total = w.page["steps"][1]
+    assert (node, box, edges) == ("n4", "n4", [["n4", "n5"]])
+    assert equation.startswith("grad(b) += cos(b) * grad(y)") and total == "-0.9941"
+    w.mode = "forward"
+    assert w.page["key"] == "forward:x"
+    assert w.page["steps"][-1][3].endswith("= -2.982") and w.page["steps"][-1][4] == "-2.982"
+    assert w.source == "a = x**2\nb = a + 1\ny = sin(b)"
+    assert w.inputs == [{"name": "x", "value": 1.5}]
+    assert "1 pass" in w.cost and "one backward pass" in w.cost
+    assert w.output == "y" and w.step == -1
+    assert w.expanded == []  # a small graph is drawn whole: no groups to list
+
+
+def test_stepping_selecting_and_mode_changes_are_tiny_and_keep_the_svg(chapter):
+    w = chapter
+    sent = []
+    w.comm.send = lambda data=None, metadata=None, buffers=None: sent.append(data)  # the wire
+    svg = w.svg
+    w.step = 3
+    w.step = 0
+    w.selected = "n2"
+    w.mode = "forward"  # a new pass: its page travels once
+    assert w.svg is svg
+    page_messages = [m for m in sent if "page" in json.dumps(m)]
+    step_messages = [m for m in sent if m not in page_messages]
+    assert len(page_messages) == 1 and step_messages
+    assert all(len(json.dumps(m)) < 1024 for m in step_messages)
+    assert all("svg" not in json.dumps(m) for m in sent)
+
+
+def test_live_input_retraces_in_place(chapter, shell):
+    w = chapter
+    svg = w.svg
+    w.step = 2
+    w._on_msg(w, {"type": "input", "name": "x", "value": 2.0}, [])
+    assert w.error == "" and w.svg is svg  # same shape: same layout
+    assert w.step == 2  # and the same place in the pass
+    x = next(r for r in w.records if r["id"] == "n0")
+    assert x["value"] == "2" and x["grad"] == f"{__import__('math').cos(5.0) * 4:.4g}"
+    assert shell.user_ns["x"].data == 1.5  # the user's namespace is left alone
+    assert w.inputs == [{"name": "x", "value": 2.0}]
+
+
+def test_live_input_that_changes_the_shape_lays_out_again(shell):
+    w = GradWidget(trace(shell, "x=1.0", "if x > 0:\n    y = sin(x)\nelse:\n    y = x * x * x"))
+    svg = w.svg
+    w.set_input("x", -1.0)
+    assert w.svg != svg and w.records[-1]["value"] == "-1"
+
+
+def test_live_input_error_is_reported_and_keeps_the_last_good_state(shell):
+    w = GradWidget(trace(shell, "x=1.0", "y = log(x) if x > 0 else undefined_name"))
+    before = w.records
+    w.set_input("x", -2.0)
+    assert "NameError" in w.error and w.records == before
+    w.set_input("x", 3.0)
+    assert w.error == "" and w.records[-1]["value"] == f"{__import__('math').log(3.0):.4g}"
+
+
+def test_groups_open_and_close_on_toggle(shell):
+    cell = (
+        "def layer(v, k):\n    return tanh(v * (0.5 + k) + 0.1)\n"
+        "h = x\nfor k in range(80):\n    h = layer(h, k)\ny = h"
+    )
+    w = GradWidget(trace(shell, "x=0.3", cell))
+    groups = [r["box"] for r in w.records if r["box"] != r["id"]]
+    assert groups, "a 400-node graph is drawn with groups"
+    group = groups[0]
+    svg = w.svg
+    w._on_msg(w, {"type": "toggle", "group": group}, [])
+    assert group in w.view.expanded and w.svg != svg
+    assert group in [g["id"] for g in w.expanded] and all(g["title"] for g in w.expanded)
+    assert all(r["box"] != group for r in w.records)
+    w.toggle(group)
+    assert group not in w.view.expanded
+
+
+HOOKS = ["ad-magic", "ad-current", "ad-selected", '"Forward"', '"Reverse"', '"First step"',
+         '"Previous step"', '"Next step"', '"Last step"', '"Play"']  # fmt: skip
+
+
+def test_widget_js_has_the_stable_hooks():
+    text = (Path(widget.__file__).parent / "widget.js").read_text(encoding="utf-8")
+    for hook in HOOKS:
+        assert hook in text
+    assert "import " not in text and "http" not in text  # no network imports
+
+
+def test_long_passes_travel_in_pages(shell):
+    from ad_magic.widget.widget import PAGE
+
+    cell = "h = x\nfor k in range(400):\n    h = tanh(h * 0.9 + 0.1)\ny = h"
+    w = GradWidget(trace(shell, "x=0.3", cell))
+    n = w.counts["reverse"]
+    assert n > PAGE and len(w.page["steps"]) == n - w.page["start"] <= PAGE
+    w.step = 0
+    assert w.page["start"] == 0 and len(w.page["steps"]) == PAGE and w.page["done"] == {}
+    w.step = PAGE + 3
+    page = w.page
+    assert page["start"] == PAGE and page["steps"][3][0] == w.result.steps()[PAGE + 3].node
+    reached = {s.node for s in w.result.steps()[:PAGE]}
+    shown = {r["id"] for r in w.records}
+    assert set(page["done"]) == reached & shown  # totals so far, for the nodes the browser has
+    w.step = PAGE + 4
+    assert w.page is page  # same page: nothing sent
+
+
+def test_quiz_hides_derivatives_and_walks_the_pass(shell):
+    from ad_magic.widget.display import static_html
+
+    result = trace(shell, "x=1.5 --quiz", "a = x**2\nb = a + 1\ny = sin(b)")
+    w = GradWidget(result)
+    assert w.hidden and "-2.982" not in w.svg and "grad ?" in w.svg
+    assert "-2.982" not in static_html(result)
+    assert all(r["grad"] == "?" for r in w.records if r["kind"] != "const")
+    q = w.quiz
+    assert q["prompt"] == "grad(b) = ?" and q["step"] == 1 and w.step == 0 and w.mode == "reverse"
+    assert len(w.page["steps"]) == 1  # only the answered part of the pass reaches the browser
+    assert "-0.9941" not in w.svg  # nor the edge labels, the local derivatives
+    w._on_msg(w, {"type": "answer", "value": "3"}, [])
+    assert w.quiz["feedback"]["right"] is False and "cos(a)" in w.quiz["feedback"]["hint"]
+    assert w.quiz["step"] == 1  # one more try
+    w.answer("-0.9941")
+    assert w.quiz["feedback"]["right"] is True and w.quiz["step"] == 2 and w.step == 1
+    assert len(w.page["steps"]) == 2 and w.page["steps"][1][4] == "-0.9941"
+    for step in result.steps()[2:]:
+        result.quiz.answer(f"{step.value:.6g}")  # answers given in code reach the widget too
+    assert w.quiz["done"] and w.quiz["score"] == w.quiz["total"] == 3
+    assert not w.hidden and "grad -2.982" in w.svg  # all shown once the quiz is over
+
+
+def test_a_wrong_student_rule_is_flagged(shell):
+    import ad_magic
+
+    shell.reset(new_session=False)
+    shell.user_ns["ad_magic"] = ad_magic
+    made = shell.run_cell(
+        "@ad_magic.primitive(derivative=lambda a: 2 * a)  # wrong: d a**3/da = 3a**2\n"
+        "def cube(a):\n    return a**3"
+    )
+    assert made.success, made.error_in_exec
+    try:
+        assert shell.run_cell("%%grad x=2.0 --check\ny = cube(x) + x").success
+        w = GradWidget(shell.user_ns["_grad"])
+        flagged = [r for r in w.records if r["flagged"]]
+        assert [r["op"] for r in flagged] == ["cube"]
+    finally:
+        ad_magic.remove_primitive("cube")
+
+
+def test_a_kernel_gets_the_widget_and_a_static_fallback_in_one_bundle():
+    """In a real kernel (nbclient), as a notebook front end or nbconvert would see it."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext ad_magic"),
+        nbformat.v4.new_code_cell("%%grad x=1.5\ny = sin(x**2 + 1)"),
+    ]
+    nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    (output,) = nb.cells[1].outputs
+    data = output["data"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert "<svg" in data["text/html"] and "<title>n0</title>" in data["text/html"]
+    assert "dy/dx = -2.982" in data["text/html"] and "dy/dx = -2.982" in data["text/plain"]
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert any(m["model_name"] == "AnyModel" for m in state.values())  # saved for nbconvert
