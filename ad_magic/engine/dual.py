@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import TYPE_CHECKING, ClassVar
 
-from ad_magic.engine.ops import Op
+from ad_magic.engine.ops import Op, chain
 from ad_magic.engine.scalar import Scalar, install, refuse_mix, to_float
 
 _new = object.__new__
@@ -108,11 +108,11 @@ def apply(op: Op, args: Sequence[object]) -> Dual:
     vals = [v for v, _ in pairs]
     y = op.fn(*vals)
     # Chain rule: dy = sum over arguments of (dy/d arg) * d arg. A zero
-    # tangent adds nothing, even where the partial is infinite.
+    # tangent adds nothing, even where the partial is infinite (see chain).
     t = 0.0
     for d, (_, tangent) in zip(op.partials, pairs, strict=True):
         if tangent:
-            t += d(*vals, y) * tangent
+            t += chain(d(*vals, y), tangent)
     return _dual(y, t)
 
 
@@ -122,7 +122,7 @@ def _unary(op: Op) -> Callable[[Dual], Dual]:
     def method(self: Dual) -> Dual:
         x, t = self.val, self.deriv
         y = fn(x)
-        return _dual(y, d(x, y) * t if t else 0.0)
+        return _dual(y, chain(d(x, y), t) if t else 0.0)
 
     return method
 
@@ -134,9 +134,9 @@ def _binary(op: Op) -> tuple[Callable[[Dual, object], Dual], Callable[[Dual, obj
         y = fn(a, b)
         t = 0.0
         if ta:
-            t += da(a, b, y) * ta
+            t += chain(da(a, b, y), ta)
         if tb:
-            t += db(a, b, y) * tb
+            t += chain(db(a, b, y), tb)
         return _dual(y, t)
 
     def method(self: Dual, other: object) -> Dual:

@@ -10,8 +10,18 @@ Partials are called with the argument values followed by the output value,
 d exp(a)/da = exp(a) reuse the output instead of computing it again.
 
 Domain edges behave like numpy: log(0) is -inf, sqrt(-1) is nan, 0 ** -1 is
-inf, each with numpy's RuntimeWarning. The fast path uses `math`; only when
-`math` refuses does the row fall back to numpy.
+inf, sin(inf) is nan, each with numpy's RuntimeWarning. The fast path uses
+`math`; only when `math` refuses does the row fall back to numpy.
+
+The partials keep full precision where the textbook form would not: tanh'
+is sech(a)**2 (not 1 - tanh(a)**2, which is 0 from |a| = 19 on), sigmoid' is
+sigmoid(a)*sigmoid(-a) (not y*(1 - y)). At a zero base the power rule takes
+its limit: d(a**0)/da = 0, and d(0**b)/db = 0 for b >= 0 (PyTorch's and JAX's
+convention; the exact one-sided limit is -inf at b = 0).
+
+Both modes multiply along the graph with `chain`, where zero wins: a zero
+adjoint or tangent passes on zero even through an infinite partial, and a
+zero partial stops an infinite one, so reverse and forward mode agree.
 """
 
 from __future__ import annotations
@@ -45,6 +55,14 @@ _pow = _numpy_fallback(math.pow, np.power)
 _log = _numpy_fallback(math.log, np.log)
 _sqrt = _numpy_fallback(math.sqrt, np.sqrt)
 _exp = _numpy_fallback(math.exp, np.exp)
+_sin = _numpy_fallback(math.sin, np.sin)
+_cos = _numpy_fallback(math.cos, np.cos)
+_tan = _numpy_fallback(math.tan, np.tan)
+
+
+def chain(partial: float, factor: float) -> float:
+    """One term of the chain rule, partial * factor, where zero wins over inf and nan."""
+    return partial * factor if partial and factor else 0.0
 
 
 def _sigmoid(a: float) -> float:
@@ -53,6 +71,25 @@ def _sigmoid(a: float) -> float:
         return 1.0 / (1.0 + math.exp(-a))
     e = math.exp(a)
     return e / (1.0 + e)
+
+
+def _sech2(a: float) -> float:
+    # sech(a) = 2e/(1 + e**2) with e = exp(-|a|): no cancellation, no overflow.
+    e = math.exp(-abs(a))
+    s = 2.0 * e / (1.0 + e * e)
+    return s * s
+
+
+def _dpow_base(a: float, b: float, y: float) -> float:
+    # The power rule b*a**(b-1); a constant power (b = 0) has derivative 0, even at a = 0.
+    return b * _pow(a, b - 1.0) if b else 0.0
+
+
+def _dpow_exponent(a: float, b: float, y: float) -> float:
+    # a**b*log(a); 0 at a zero base with b >= 0, as in PyTorch and JAX.
+    if a == 0.0 and b >= 0.0:
+        return 0.0
+    return y * _log(a) if y else 0.0
 
 
 def _sign(a: float) -> float:
@@ -143,8 +180,7 @@ TABLE: tuple[Op, ...] = (
        (lambda a, b, y: _div(1.0, b), lambda a, b, y: _div(-y, b)), ("1/b", "-a/b**2"),
        np.true_divide, "__truediv__"),
     Op("pow", "**", "a**b", _pow,
-       (lambda a, b, y: b * _pow(a, b - 1.0), lambda a, b, y: y * _log(a) if y else 0.0),
-       ("b*a**(b-1)", "a**b*log(a)"), np.power, "__pow__"),
+       (_dpow_base, _dpow_exponent), ("b*a**(b-1)", "a**b*log(a)"), np.power, "__pow__"),
     Op("maximum", "max", "max(a, b)", lambda a, b: a if a >= b else b,
        (lambda a, b, y: _pick(a, b), lambda a, b, y: _pick(b, a)),
        ("[a > b]", "[b > a]"), np.maximum),
@@ -158,13 +194,13 @@ TABLE: tuple[Op, ...] = (
     Op("log", "log", "log(a)", _log, (lambda a, y: _div(1.0, a),), ("1/a",), np.log),
     Op("sqrt", "sqrt", "sqrt(a)", _sqrt, (lambda a, y: _div(0.5, y),), ("1/(2*sqrt(a))",),
        np.sqrt),
-    Op("sin", "sin", "sin(a)", math.sin, (lambda a, y: math.cos(a),), ("cos(a)",), np.sin),
-    Op("cos", "cos", "cos(a)", math.cos, (lambda a, y: -math.sin(a),), ("-sin(a)",), np.cos),
-    Op("tan", "tan", "tan(a)", math.tan, (lambda a, y: 1.0 + y * y,), ("1 + tan(a)**2",),
+    Op("sin", "sin", "sin(a)", _sin, (lambda a, y: _cos(a),), ("cos(a)",), np.sin),
+    Op("cos", "cos", "cos(a)", _cos, (lambda a, y: -_sin(a),), ("-sin(a)",), np.cos),
+    Op("tan", "tan", "tan(a)", _tan, (lambda a, y: 1.0 + y * y,), ("1 + tan(a)**2",),
        np.tan),
-    Op("tanh", "tanh", "tanh(a)", math.tanh, (lambda a, y: 1.0 - y * y,), ("1 - tanh(a)**2",),
+    Op("tanh", "tanh", "tanh(a)", math.tanh, (lambda a, y: _sech2(a),), ("1 - tanh(a)**2",),
        np.tanh),
-    Op("sigmoid", "sigmoid", "sigmoid(a)", _sigmoid, (lambda a, y: y * (1.0 - y),),
+    Op("sigmoid", "sigmoid", "sigmoid(a)", _sigmoid, (lambda a, y: y * _sigmoid(-a),),
        ("sigmoid(a)*(1 - sigmoid(a))",)),
     Op("relu", "relu", "relu(a)", lambda a: 0.0 if a <= 0 else a, (lambda a, y: _step(a),),
        ("[a > 0]",)),

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import TYPE_CHECKING, ClassVar
 
-from ad_magic.engine.ops import CONST, INPUT, Op
+from ad_magic.engine.ops import CONST, INPUT, Op, chain
 from ad_magic.engine.scalar import Scalar, install, refuse_mix, to_float
 
 _new = object.__new__
@@ -145,18 +145,18 @@ def propagate(order: list[Value]) -> None:
         g = v.grad
         if not prev or g == 0.0:
             continue
-        # Chain rule: each parent p gains d(v)/d(p) * d(out)/d(v).
+        # Chain rule: each parent p gains d(v)/d(p) * d(out)/d(v) (zero wins, see chain).
         op, y = v._fn, v.data
         if len(prev) == 1:
             a = prev[0]
-            a.grad += g * op.partials[0](a.data, y)
+            a.grad += chain(op.partials[0](a.data, y), g)
         else:
             a, b = prev
             x, z = a.data, b.data
             if a._fn is not CONST:
-                a.grad += g * op.partials[0](x, z, y)
+                a.grad += chain(op.partials[0](x, z, y), g)
             if b._fn is not CONST:
-                b.grad += g * op.partials[1](x, z, y)
+                b.grad += chain(op.partials[1](x, z, y), g)
 
 
 def topological(root: Value) -> list[Value]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ad_magic.engine.ops import chain
 from ad_magic.engine.value import Value, propagate, topological
 from ad_magic.trace.graph import Graph, Node
 from ad_magic.trace.inputs import Bindings
@@ -146,7 +147,7 @@ def forward_over_graph(graph: Graph, seed: str, label: str) -> None:
         # A zero tangent adds nothing, even through an infinite partial (as Dual).
         node.tangents[label] = (
             sum(
-                node.op.partials[i](*args, node.value) * graph[p].tangents[label]
+                chain(node.op.partials[i](*args, node.value), graph[p].tangents[label])
                 for i, p in enumerate(node.parents)
                 if graph[p].tangents[label]
             )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ad_magic.engine.ops import fill
+from ad_magic.engine.ops import chain, fill
 from ad_magic.trace.graph import Graph, Node
 
 
@@ -132,7 +132,7 @@ def reverse_steps(graph: Graph) -> list[Step]:
         # A zero gradient passes on zero, even through an infinite local derivative.
         if node.grad:
             args = [by_id[p].value for p in node.parents]
-            contribution = node.op.partials[i](*args, node.value) * node.grad
+            contribution = chain(node.op.partials[i](*args, node.value), node.grad)
         else:
             contribution = 0.0
         done[pid] = done.get(pid, 0) + 1

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -140,8 +142,23 @@ def test_methods_operators_and_free_functions_use_the_row(op):
         (lambda c: 1 / c(0.0), math.inf),
         (lambda c: c(-8.0) ** (1 / 3), math.nan),
         (lambda c: c(1000.0).exp(), math.inf),
+        (lambda c: c(math.inf).sin(), math.nan),
+        (lambda c: c(-math.inf).cos(), math.nan),
+        (lambda c: c(math.inf).tan(), math.nan),
+        (lambda c: (c(1e300) * 1e300).sin(), math.nan),
     ],
-    ids=["log0", "sqrt-neg", "zero-pow-neg", "div0", "neg-pow-frac", "exp-overflow"],
+    ids=[
+        "log0",
+        "sqrt-neg",
+        "zero-pow-neg",
+        "div0",
+        "neg-pow-frac",
+        "exp-overflow",
+        "sin-inf",
+        "cos-minus-inf",
+        "tan-inf",
+        "sin-overflowed",
+    ],
 )
 @pytest.mark.parametrize("cls", [Value, Dual])
 def test_domain_edges_follow_numpy(cls, make, expected):
@@ -179,3 +196,105 @@ def test_no_warning_on_ordinary_points():
 def test_sigmoid_is_stable_far_out():
     assert Value(-1000.0).sigmoid().data == 0.0
     assert Value(1000.0).sigmoid().data == 1.0
+
+
+@pytest.mark.parametrize("name", ["sin", "cos", "tan"])
+@pytest.mark.parametrize("a", [1e300, -1e300, 1e22, 2.0**1000])
+def test_trig_of_huge_numbers_is_the_float_answer(name, a):
+    # math reduces huge arguments exactly; both modes and the free function agree with it.
+    exact = float(getattr(mpmath, name)(mpmath.mpf(a)))
+    d = getattr(Dual(a, 1.0), name)()
+    assert getattr(Value(a), name)().data == d.val == functions.FUNCTIONS[name](a)
+    assert abs(d.val - exact) <= 1e-15 * abs(exact)
+    x = Value(a)
+    getattr(x, name)().backward()
+    assert x.grad == d.deriv
+
+
+@pytest.mark.parametrize("name", ["sin", "cos", "tan"])
+@pytest.mark.parametrize("cls", [Value, Dual])
+def test_trig_derivative_at_inf_is_nan_with_warning(name, cls):
+    with pytest.warns(RuntimeWarning):
+        if cls is Value:
+            x = Value(math.inf)
+            getattr(x, name)().backward()
+            got = x.grad
+        else:
+            got = getattr(Dual(math.inf, 1.0), name)().deriv
+    assert math.isnan(got)
+
+
+# -- precision at saturation and at zero -----------------------------------------
+
+mpmath.mp.dps = 40
+EXACT = {
+    "tanh": lambda a: mpmath.sech(a) ** 2,
+    "sigmoid": lambda a: mpmath.exp(-abs(a)) / (1 + mpmath.exp(-abs(a))) ** 2,
+}
+
+
+def both_modes(name: str, a: float) -> tuple[float, float]:
+    x = Value(a)
+    getattr(x, name)().backward()
+    return x.grad, getattr(Dual(a, 1.0), name)().deriv
+
+
+@pytest.mark.parametrize("name", sorted(EXACT))
+@settings(max_examples=300, deadline=None)
+@given(a=st.floats(-700.0, 700.0) | st.sampled_from([10.0, 20.0, 30.0, 37.0, 354.0, -700.0]))
+def test_saturating_derivatives_keep_full_precision(name, a):
+    exact = EXACT[name](mpmath.mpf(a))
+    reverse, forward = both_modes(name, a)
+    assert reverse == forward
+    if exact >= sys.float_info.min:  # a normal float: full precision
+        assert abs(reverse - exact) <= 1e-13 * exact, (a, reverse, float(exact))
+    else:  # subnormal or below: within one step of the subnormal grid
+        assert abs(reverse - exact) <= 5e-324
+
+
+def test_textbook_forms_would_have_failed_there():
+    # The reason for the forms above: the textbook rules lose everything.
+    assert 1 - math.tanh(20.0) ** 2 == 0.0 < both_modes("tanh", 20.0)[0]
+    y = 1 / (1 + math.exp(-37.0))
+    assert y * (1 - y) == 0.0 < both_modes("sigmoid", 37.0)[0]
+
+
+@pytest.mark.parametrize("cls", [Value, Dual])
+def test_polynomial_at_zero_has_the_linear_coefficient_as_derivative(cls):
+    cs = [3.0, 5.0, 7.0, -2.0]
+    if cls is Value:
+        x = Value(0.0)
+        sum(c * x**k for k, c in enumerate(cs)).backward()
+        assert x.grad == cs[1]
+    else:
+        assert sum(c * Dual(0.0, 1.0) ** k for k, c in enumerate(cs)).deriv == cs[1]
+
+
+@pytest.mark.parametrize(("n", "expected"), [(0, 0.0), (1, 1.0), (2, 0.0), (3, 0.0)])
+def test_integer_powers_at_zero_follow_the_power_rules_limit(n, expected):
+    x = Value(0.0)
+    (x**n).backward()
+    assert x.grad == expected == (Dual(0.0, 1.0) ** n).deriv
+
+
+@pytest.mark.parametrize(("b", "expected"), [(0.0, 0.0), (2.0, 0.0), (0.5, 0.0)])
+def test_zero_base_exponent_derivative_is_zero_as_in_pytorch_and_jax(b, expected):
+    # d(0**b)/db: PyTorch and JAX give 0 for b >= 0 (the one-sided limit at b = 0 is -inf).
+    x = Value(b)
+    (0.0**x).backward()
+    assert x.grad == expected
+    assert (0.0 ** Dual(b, 1.0)).deriv == expected
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda x: x.exp() * 0.0, lambda x: 0.0 * x.exp(), lambda x: (x.exp() * 0.0).sin()],
+    ids=["exp-times-zero", "zero-times-exp", "through-sin"],
+)
+def test_zero_times_inf_agrees_in_both_modes(make):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        x = Value(1000.0)
+        make(x).backward()
+        forward = make(Dual(1000.0, 1.0)).deriv
+    assert x.grad == forward == 0.0
