@@ -18,6 +18,8 @@ from ad_magic.engine import (
     Op,
     Value,
     check_grad,
+    derivative,
+    gradients,
     primitive,
     remove_primitive,
 )
@@ -48,7 +50,9 @@ __all__ = [
     "abs",
     "check_grad",
     "cos",
+    "derivative",
     "exp",
+    "gradients",
     "log",
     "maximum",
     "minimum",

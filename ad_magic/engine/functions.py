@@ -35,11 +35,7 @@ def apply(op: Op, *args: Any) -> Any:
         return op.fn(*(to_float(a, f"{op.name}()") for a in args))
     if modes == {"reverse"}:
         return value.apply(op, args)
-    if modes == {"forward"}:
-        return dual.apply(op, args)
-    raise TypeError(
-        f"{op.name}() cannot mix Value (reverse mode) and Dual (forward mode) in one operation"
-    )
+    return dual.apply(op, args)  # a Value goes in only as a constant of a nested Dual
 
 
 def _as_array(x: Any) -> np.ndarray:

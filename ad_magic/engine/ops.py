@@ -7,7 +7,13 @@ all read this table, so a new operation is one new row.
 
 Partials are called with the argument values followed by the output value,
 `d(a, y)` for a unary op and `d(a, b, y)` for a binary one, so that rules like
-d exp(a)/da = exp(a) reuse the output instead of computing it again.
+d exp(a)/da = exp(a) reuse the output instead of computing it again. Every
+partial is written in operations of the table itself, so it works on floats
+(the fast path) and equally on Values and Duals: called on Values it builds
+the derivative as a graph, which is how second derivatives are made
+(`backward(create_graph=True)`, nested Duals). A partial that is constant
+where it exists (sign, step, max's pick) gives a plain number: its own
+derivative is zero.
 
 Domain edges behave like numpy: log(0) is -inf, sqrt(-1) is nan, 0 ** -1 is
 inf, sin(inf) is nan, each with numpy's RuntimeWarning. The fast path uses
@@ -31,6 +37,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +72,21 @@ def chain(partial: float, factor: float) -> float:
     return partial * factor if partial and factor else 0.0
 
 
+def _either(name: str, on_float: Fn) -> Fn:
+    """on_float for a float, the row `name` (a method) for a Value or Dual: how a
+    partial that needs cos(a) stays in the graph when a is traced."""
+
+    def either(a: Any) -> Any:
+        return on_float(a) if a.__class__ is float else getattr(a, name)()
+
+    either.__name__ = f"{name}_"
+    return either
+
+
+def _power(a: Any, b: Any) -> Any:
+    return _pow(a, b) if a.__class__ is float and b.__class__ is float else a**b
+
+
 def _sigmoid(a: float) -> float:
     # Two forms so that exp never overflows.
     if a >= 0:
@@ -73,23 +95,34 @@ def _sigmoid(a: float) -> float:
     return e / (1.0 + e)
 
 
-def _sech2(a: float) -> float:
-    # sech(a) = 2e/(1 + e**2) with e = exp(-|a|): no cancellation, no overflow.
-    e = math.exp(-abs(a))
-    s = 2.0 * e / (1.0 + e * e)
-    return s * s
+_cos_ = _either("cos", _cos)
+_sin_ = _either("sin", _sin)
+_log_ = _either("log", _log)
+_sigmoid_ = _either("sigmoid", _sigmoid)
 
 
-def _dpow_base(a: float, b: float, y: float) -> float:
+def _sech2(a: Any) -> Any:
+    if a.__class__ is float:
+        # sech(a) = 2e/(1 + e**2) with e = exp(-|a|): no cancellation, no overflow.
+        e = math.exp(-abs(a))
+        s = 2.0 * e / (1.0 + e * e)
+        return s * s
+    # Traced: 4e/(1 + e)**2 with e = exp(-2a) or exp(2a), whichever is at most 1. Both
+    # branches are the same smooth function (abs(a) would lose its derivatives at 0).
+    e = (-2.0 * a).exp() if a >= 0 else (2.0 * a).exp()
+    return 4.0 * e / (1.0 + e) ** 2
+
+
+def _dpow_base(a: Any, b: Any, y: Any) -> Any:
     # The power rule b*a**(b-1); a constant power (b = 0) has derivative 0, even at a = 0.
-    return b * _pow(a, b - 1.0) if b else 0.0
+    return b * _power(a, b - 1.0) if b else 0.0
 
 
-def _dpow_exponent(a: float, b: float, y: float) -> float:
+def _dpow_exponent(a: Any, b: Any, y: Any) -> Any:
     # a**b*log(a); 0 at a zero base with b >= 0, as in PyTorch and JAX.
-    if a == 0.0 and b >= 0.0:
+    if not a and b >= 0.0:
         return 0.0
-    return y * _log(a) if y else 0.0
+    return y * _log_(a) if y else 0.0
 
 
 def _sign(a: float) -> float:
@@ -194,13 +227,13 @@ TABLE: tuple[Op, ...] = (
     Op("log", "log", "log(a)", _log, (lambda a, y: _div(1.0, a),), ("1/a",), np.log),
     Op("sqrt", "sqrt", "sqrt(a)", _sqrt, (lambda a, y: _div(0.5, y),), ("1/(2*sqrt(a))",),
        np.sqrt),
-    Op("sin", "sin", "sin(a)", _sin, (lambda a, y: _cos(a),), ("cos(a)",), np.sin),
-    Op("cos", "cos", "cos(a)", _cos, (lambda a, y: -_sin(a),), ("-sin(a)",), np.cos),
+    Op("sin", "sin", "sin(a)", _sin, (lambda a, y: _cos_(a),), ("cos(a)",), np.sin),
+    Op("cos", "cos", "cos(a)", _cos, (lambda a, y: -_sin_(a),), ("-sin(a)",), np.cos),
     Op("tan", "tan", "tan(a)", _tan, (lambda a, y: 1.0 + y * y,), ("1 + tan(a)**2",),
        np.tan),
     Op("tanh", "tanh", "tanh(a)", math.tanh, (lambda a, y: _sech2(a),), ("1 - tanh(a)**2",),
        np.tanh),
-    Op("sigmoid", "sigmoid", "sigmoid(a)", _sigmoid, (lambda a, y: y * _sigmoid(-a),),
+    Op("sigmoid", "sigmoid", "sigmoid(a)", _sigmoid, (lambda a, y: y * _sigmoid_(-a),),
        ("sigmoid(a)*(1 - sigmoid(a))",)),
     Op("relu", "relu", "relu(a)", lambda a: 0.0 if a <= 0 else a, (lambda a, y: _step(a),),
        ("[a > 0]",)),

@@ -13,7 +13,9 @@ cells see it without an import, each call is one node like a built-in op's,
 and `%%grad --check` compares the rule with a numeric derivative of the
 function, flagging the node if they disagree. Defining a primitive again
 under the same name replaces it. A function of two arguments takes one rule
-per argument: `derivative=(d_da, d_db)`, each called as `d(a, b)`.
+per argument: `derivative=(d_da, d_db)`, each called as `d(a, b)`. A rule
+written with operators and ad_magic's functions can be differentiated again
+(second derivatives); one that uses `math` works for first derivatives only.
 """
 
 from __future__ import annotations
@@ -148,6 +150,8 @@ def _plain(f: Callable[..., Any], name: str, what: str) -> Callable[..., float]:
     """f on floats giving a float, with an error that names the primitive if it fails."""
 
     def call(*args: float) -> float:
+        if not all(a.__class__ is float for a in args):
+            return _again(f, name, what, args)
         try:
             y = f(*args)
         except Exception as exc:
@@ -161,6 +165,17 @@ def _plain(f: Callable[..., Any], name: str, what: str) -> Callable[..., float]:
 
     call.__name__ = name
     return call
+
+
+def _again(f: Callable[..., Any], name: str, what: str, args: tuple[Any, ...]) -> Any:
+    """A rule called on Values or Duals (a second derivative): it must stay in the graph."""
+    try:
+        return f(*args)
+    except TypeError as exc:
+        raise TypeError(
+            f"{what}primitive {name} cannot be differentiated again: {exc} Write the rule "
+            "with operators and ad_magic's functions (sin, exp, ...) instead of math's."
+        ) from exc
 
 
 def _drop_y(partial: Callable[..., float]) -> Callable[..., float]:

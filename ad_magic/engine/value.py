@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from numbers import Real
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ad_magic.engine.ops import CONST, INPUT, Op, chain
-from ad_magic.engine.scalar import Scalar, install, refuse_mix, to_float
+from ad_magic.engine.scalar import Scalar, install, to_float
 
 _new = object.__new__
 
@@ -41,12 +41,12 @@ def _node(data: float, prev: tuple[Value, ...], op: Op) -> Value:
 
 
 def lift(x: object) -> Value:
-    """A Value as it is; a plain number as a constant node (NotImplemented otherwise)."""
+    """A Value as it is; a plain number as a constant node (NotImplemented otherwise,
+    so that a Dual's reflected operator decides what a Value with a Dual means)."""
     if x.__class__ is Value:
         return x
     if isinstance(x, Real):
         return _node(float(x), (), CONST)
-    refuse_mix(x, "reverse")
     return NotImplemented
 
 
@@ -65,7 +65,7 @@ class Value(Scalar):
     primal_name: ClassVar[str] = "data"
 
     data: float
-    grad: float
+    grad: Any  # a float; a Value after backward(create_graph=True)
     label: str
     _prev: tuple[Value, ...]  # parents, in argument order, with repeats (a + a)
     _fn: Op
@@ -89,16 +89,33 @@ class Value(Scalar):
         """The primitive that made this node (ops.INPUT or ops.CONST for a leaf)."""
         return self._fn
 
-    def backward(self, grad: float = 1.0) -> None:
+    def backward(self, grad: float = 1.0, create_graph: bool = False) -> None:
         """Differentiate this node with respect to every node it depends on.
 
         Gradients accumulate into the leaves' `.grad`, as in micrograd and
         PyTorch: zero them (e.g. `p.grad = 0.0`) before a new pass. Interior
         nodes hold the adjoints of the latest pass.
+
+        With create_graph=True every `.grad` becomes a Value, built by the
+        table's derivative rules out of the nodes they read, so it can be
+        differentiated in turn: after `y.backward(create_graph=True)`,
+        `x.grad.backward()` leaves d²y/dx² in `x.grad`. (A leaf's `.grad` then
+        depends on the leaf: a reference cycle, freed by the garbage collector;
+        `ad_magic.gradients(y, x)` gives the same Values without storing them.)
+        A leaf whose `.grad` is such a Value starts the next pass from zero.
         """
         order = topological(self)
+        if create_graph:
+            adjoints = propagate_graph(order, grad)
+            for v in order:
+                if v._prev:
+                    v.grad = adjoints.get(v, 0.0)
+                elif v._fn is not CONST and v in adjoints:
+                    old = 0.0 if v.grad.__class__ is Value else v.grad
+                    v.grad = adjoints[v] + old if old else adjoints[v]
+            return
         for v in order:
-            if v._prev:
+            if v._prev or v.grad.__class__ is Value:
                 v.grad = 0.0
         self.grad += grad
         propagate(order)
@@ -157,6 +174,38 @@ def propagate(order: list[Value]) -> None:
                 a.grad += chain(op.partials[0](x, z, y), g)
             if b._fn is not CONST:
                 b.grad += chain(op.partials[1](x, z, y), g)
+
+
+def propagate_graph(
+    order: list[Value], seed: float = 1.0, at: Callable[[Value, int], None] | None = None
+) -> dict[Value, Value]:
+    """The backward pass with Values for gradients: node -> d(out)/d(node) as a Value.
+
+    order is topological(out). The same chain rule as `propagate`, but each
+    local derivative is the row's partial called on the nodes themselves, so
+    the gradients form a graph of their own, reading the original nodes.
+    Constants get no gradient; a node the output does not reach is absent.
+    at(v, i), if given, is told before the rule of v's argument i makes its nodes.
+    """
+    grads: dict[Value, Value] = {order[0]: lift(seed)}
+    for v in order:
+        g = grads.get(v)
+        if g is None or not v._prev:
+            continue
+        op = v._fn
+        for i, p in enumerate(v._prev):
+            if p._fn is CONST:
+                continue
+            if at is not None:
+                at(v, i)
+            partial = op.partials[i](*v._prev, v)
+            if partial.__class__ is float and not partial:
+                continue  # a zero partial stops the flow, as `chain` does
+            # Chain rule: p gains d(v)/d(p) * d(out)/d(v), both as Values.
+            contribution = g * partial
+            old = grads.get(p)
+            grads[p] = contribution if old is None else old + contribution
+    return grads
 
 
 def topological(root: Value) -> list[Value]:
