@@ -23,6 +23,7 @@ from ad_magic.classroom.quiz import Quiz
 from ad_magic.engine.value import Value
 from ad_magic.magicline import cell_assigns, check_names, join_brackets, read_inputs
 from ad_magic.trace.cellcode import compile_cell
+from ad_magic.trace.hessian import second_order
 from ad_magic.trace.result import GradResult
 from ad_magic.trace.tracer import Input, TraceError, Tracer, graph_of_value
 
@@ -49,11 +50,22 @@ class GradMagics(Magics):
         0.01, help="--expect and --quiz answers within this of the computed number "
         "(relative, absolute near zero) are right; --tol overrides it."
     ).tag(config=True)  # fmt: skip
+    max_hessian_inputs = Integer(
+        32, help="--order 2 runs one forward pass per input over the gradient computation; "
+        "above this many inputs only hvp(v) is available."
+    ).tag(config=True)  # fmt: skip
+    hessian_step = Float(
+        1e-4, help="The step of --check's second-order central differences (--order 2)."
+    ).tag(config=True)
+    hessian_tol = Float(
+        1e-4, help="--order 2 --check passes where a Hessian entry and second-order "
+        "central differences agree within this (relative, absolute near zero)."
+    ).tag(config=True)  # fmt: skip
     quiz_tries = Integer(2, help="--quiz: tries per step before the answer is shown.").tag(
         config=True
     )
 
-    @validate("check_step", "check_tol", "expect_tol", "quiz_tries")
+    @validate("check_step", "check_tol", "expect_tol", "quiz_tries", "hessian_step", "hessian_tol")
     def _positive(self, proposal: Any) -> Any:
         if not proposal["value"] > 0:
             raise TraitError(f"{proposal['trait'].name} must be positive, not {proposal['value']}")
@@ -76,6 +88,14 @@ class GradMagics(Magics):
     @argument("-r", "--result", help="Also store the GradResult under this name (always _grad).")
     @argument("--mode", choices=["reverse", "forward"], help="The display's initial mode.")
     @argument("--seed", action="append", help="Run forward mode for this input (repeatable).")
+    @argument(
+        "--order",
+        type=int,
+        default=1,
+        choices=[1, 2],
+        help="2: also the Hessian, "
+        "by forward mode over the gradient computation (_grad.hessian, _grad.hvp(v)).",
+    )
     @argument("--check", action="store_true", help="Compare with central differences.")
     @argument("--text", action="store_true", help="Plain-text display.")
     @argument("--expect", metavar="SPEC", help='Your answers, marked right or wrong: '
@@ -116,6 +136,10 @@ class GradMagics(Magics):
             raise UsageError(str(exc)) from None
         result.mode = args.mode or self.mode
         result.seed = (args.seed or [None])[0]
+        if args.order == 2:
+            result.second = second_order(
+                result.graph, result.scalar_inputs, self.max_hessian_inputs
+            )
         self._homework(result, args, expected, line)
         self._shell.user_ns["_grad"] = result
         if args.result:
@@ -162,6 +186,14 @@ class GradMagics(Magics):
         if args.check:
             result.check_table = result.check(self.check_step)
             result.node_checks = check_nodes(result.graph, self.check_step, self.check_tol)
+            if result.second is not None and not result.second.note:
+                result.hessian_tol = self.hessian_tol
+                tracer = result.tracer
+                assert tracer is not None  # a %%grad cell's result
+                point = {inp.name: inp.data for inp in tracer.inputs}
+                result.hessian_check = result.second.check(
+                    tracer.run_plain, point, self.hessian_step
+                )
         if expected:
             try:
                 result.expectations = expect.evaluate(result, expected, tol, args.reveal)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ad_magic.engine.check import GradCheck
 from ad_magic.trace.result import GradResult, Shown, hooks
 
 HIDDEN = "?"
@@ -43,22 +44,12 @@ def mark(ok: bool) -> str:
 
 def check_lines(result: GradResult) -> list[str]:
     """--check: per input AD vs central differences, then per node its rule vs its row's fn."""
-    table, tol = result.check_table, result.check_tol
     hide = concealment(result)
     lines = []
-    if table is not None:
-        width = max([5, *(len(n) for n in table)])
-        lines.append(
-            f"{'input':<{width}}  {'AD (' + table.mode + ')':>18}  {'numeric':>18}  "
-            f"{'error':>9}  check"
-        )
-        for e in table.values():
-            ad, numeric = hide.grad(f"{e.ad:.10g}"), hide.grad(f"{e.numeric:.10g}")
-            lines.append(
-                f"{e.name:<{width}}  {ad:>18}  {numeric:>18}  {e.error:>9.2e}  "
-                f"{mark(e.ok(tol, tol))}"
-            )
-        lines.append(f"(central differences, h={table.h:g}; pass within tol={tol:g})")
+    if result.check_table is not None:
+        lines += _table(result.check_table, "input", result.check_tol, hide)
+    if result.hessian_check is not None:
+        lines += _table(result.hessian_check, "Hessian", result.hessian_tol, hide)
     if result.node_checks:
         graph = result.graph
         lines.append("local rules (each node's partial vs central differences of its row):")
@@ -78,6 +69,22 @@ def check_lines(result: GradResult) -> list[str]:
                 f"  first rule that disagrees: {flagged.id} {flagged.title}{where}: "
                 f"{bad.rule} gives {bad.ad:.6g}, numerically {bad.numeric:.6g}"
             )
+    return lines
+
+
+def _table(table: GradCheck, what: str, tol: float, hide: Concealment) -> list[str]:
+    """AD against central differences, one line per entry, marked pass or FAIL."""
+    width = max([len(what), *(len(n) for n in table)])
+    lines = [
+        f"{what:<{width}}  {'AD (' + table.mode + ')':>18}  {'numeric':>18}  {'error':>9}  check"
+    ]
+    for e in table.values():
+        ad, numeric = hide.grad(f"{e.ad:.10g}"), hide.grad(f"{e.numeric:.10g}")
+        lines.append(
+            f"{e.name:<{width}}  {ad:>18}  {numeric:>18}  {e.error:>9.2e}  {mark(e.ok(tol, tol))}"
+        )
+    order = "second-order " if table.mode == "forward-over-reverse" else ""
+    lines.append(f"({order}central differences, h={table.h:g}; pass within tol={tol:g})")
     return lines
 
 

@@ -85,6 +85,9 @@ class GradResult:
         self.reveal = False
         self.quiz: Any = None  # classroom.quiz.Quiz
         self.widget: Any = None  # the live display, once shown in a notebook
+        self.second: Any = None  # trace.hessian.Second, with --order 2
+        self.hessian_check: GradCheck | None = None  # --order 2 --check
+        self.hessian_tol = 1e-4
         # input name -> its node id (None if the output does not use it), or
         # an object array of ids for an array input
         self._input_ids = inputs
@@ -126,6 +129,32 @@ class GradResult:
         }
 
     @property
+    def scalar_inputs(self) -> list[tuple[str, str | None]]:
+        """Each scalar input's label (x, W[0,1]) and node id (None if the output ignores it)."""
+        out: list[tuple[str, str | None]] = []
+        for name, ids in self._input_ids.items():
+            if isinstance(ids, np.ndarray):
+                for i in np.ndindex(ids.shape):
+                    out.append((f"{name}[{','.join(map(str, i))}]", ids.item(i)))
+            else:
+                out.append((name, ids))
+        return out
+
+    @property
+    def hessian(self) -> np.ndarray:
+        """d²output/d input_i d input_j over the scalar inputs (%%grad --order 2)."""
+        return self._second().hessian
+
+    def hvp(self, v: Any) -> np.ndarray:
+        """The Hessian times v, by one forward pass, without forming the Hessian."""
+        return self._second().hvp(v)
+
+    def _second(self) -> Any:
+        if self.second is None:
+            raise ValueError("second derivatives need %%grad --order 2")
+        return self.second
+
+    @property
     def seeds(self) -> list[str]:
         """The inputs forward mode ran a pass for."""
         return list(self.graph[self.graph.output].tangents)
@@ -138,11 +167,14 @@ class GradResult:
         }
 
     def steps(self, mode: str = "reverse", seed: str | None = None) -> list[Step]:
-        """The ordered chain-rule steps of the reverse pass, or of the forward pass for seed."""
+        """The ordered chain-rule steps of the reverse pass, or of the forward pass for seed;
+        mode "second": the forward pass for seed over the gradient computation (--order 2)."""
         if mode == "reverse":
             return reverse_steps(self.graph)
+        if mode == "second":
+            return self._second().steps(seed)
         if mode != "forward":
-            raise ValueError(f"mode is 'reverse' or 'forward', not {mode!r}")
+            raise ValueError(f"mode is 'reverse', 'forward' or 'second', not {mode!r}")
         if not self.seeds:
             raise ValueError(self.forward_note or "forward mode ran no pass")
         seed = seed or self.seeds[0]
@@ -179,6 +211,8 @@ class GradResult:
             lines.append(f"  note: {self.forward_note}")
         for more in hooks.lines:
             lines += more(self)
+        if self.second is not None:
+            lines += self.second.lines()
         lines.append(f"{len(self.graph)} nodes:")
         for node in self.graph:
             where = f"line {node.line}" if node.line else ""
