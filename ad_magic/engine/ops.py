@@ -72,19 +72,24 @@ def chain(partial: float, factor: float) -> float:
     return partial * factor if partial and factor else 0.0
 
 
+def _number(x: Any) -> bool:
+    """A plain number (float first: the fast path), not a traced Value or Dual."""
+    return x.__class__ is float or not hasattr(x, "primal")
+
+
 def _either(name: str, on_float: Fn) -> Fn:
     """on_float for a float, the row `name` (a method) for a Value or Dual: how a
     partial that needs cos(a) stays in the graph when a is traced."""
 
     def either(a: Any) -> Any:
-        return on_float(a) if a.__class__ is float else getattr(a, name)()
+        return on_float(a) if _number(a) else getattr(a, name)()
 
     either.__name__ = f"{name}_"
     return either
 
 
 def _power(a: Any, b: Any) -> Any:
-    return _pow(a, b) if a.__class__ is float and b.__class__ is float else a**b
+    return _pow(a, b) if _number(a) and _number(b) else a**b
 
 
 def _sigmoid(a: float) -> float:
@@ -102,7 +107,7 @@ _sigmoid_ = _either("sigmoid", _sigmoid)
 
 
 def _sech2(a: Any) -> Any:
-    if a.__class__ is float:
+    if _number(a):
         # sech(a) = 2e/(1 + e**2) with e = exp(-|a|): no cancellation, no overflow.
         e = math.exp(-abs(a))
         s = 2.0 * e / (1.0 + e * e)

@@ -16,7 +16,7 @@ from support import points
 import ad_magic
 from ad_magic import Dual, Value, derivative, gradients, sin
 from ad_magic.engine import functions
-from ad_magic.engine.ops import TABLE
+from ad_magic.engine.ops import OPS, TABLE
 
 AUTOGRAD = {  # each row written in autograd.numpy
     "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
@@ -228,3 +228,23 @@ def test_student_primitive_with_a_math_rule_says_what_to_do():
             derivative(wave, 1.0, order=2)
     finally:
         ad_magic.remove_primitive("wave")
+
+
+@pytest.mark.parametrize("a", [30.0, -30.0, 300.0])
+def test_traced_partials_keep_full_precision_at_saturation(a):
+    for name in ("tanh", "sigmoid"):
+        op = OPS[name]
+        plain = op.partials[0](a, op.fn(a))
+        traced = op.partials[0](Value(a), Value(op.fn(a))).data
+        assert plain > 0 and traced == pytest.approx(plain, rel=1e-13), name
+
+
+def test_higher_derivatives_at_zero_are_the_smooth_ones():
+    # tanh''' (0) = -2 and sigmoid''(0) = 0: no kink in how the partials are written.
+    assert derivative(ad_magic.tanh, 0.0, order=3) == pytest.approx(-2.0, rel=1e-14)
+    x = Value(0.0)
+    (g,) = gradients(ad_magic.tanh(x), x)
+    (h,) = gradients(g, x)
+    (k,) = gradients(h, x)
+    assert (g.data, h.data, k.data) == (1.0, 0.0, pytest.approx(-2.0, rel=1e-14))
+    assert derivative(ad_magic.sigmoid, 0.0, order=3) == pytest.approx(-1 / 8, rel=1e-14)
