@@ -20,9 +20,11 @@ from ad_magic.classroom import expect
 from ad_magic.classroom.annotate import annotate
 from ad_magic.classroom.localcheck import check_nodes
 from ad_magic.classroom.quiz import Quiz
+from ad_magic.classroom.studentcheck import check_student
 from ad_magic.engine.value import Value
 from ad_magic.magicline import cell_assigns, check_names, join_brackets, read_inputs
 from ad_magic.trace.cellcode import compile_cell
+from ad_magic.trace.foreign import graph_of_foreign, is_foreign
 from ad_magic.trace.hessian import second_order
 from ad_magic.trace.result import GradResult
 from ad_magic.trace.tracer import Input, TraceError, Tracer, graph_of_value
@@ -147,18 +149,42 @@ class GradMagics(Magics):
         return result.as_text() if (args.text or self.text) else result
 
     @magic_arguments()
-    @argument("name", help="A Value (e.g. a loss built micrograd style).")
+    @argument("name", help="A Value (e.g. a loss built micrograd style), or any micrograd-"
+              "style value: data, grad, _prev and _op (micrograd's own, your own).")  # fmt: skip
+    @argument("--check", action="store_true", help="Check every gradient: a micrograd-style "
+              "value's own .grad against the chain rule (naming the likely mistake), an "
+              "ad_magic Value's local rules against central differences.")  # fmt: skip
     @argument("--text", action="store_true", help="Plain-text display.")
     @line_magic("grad")  # type: ignore[arg-type]
     def grad_line(self, line: str) -> Any:
-        """Show the graph behind an existing Value, with d(NAME)/d(node) at every node."""
+        """Show the graph behind an existing value, with the gradient at every node.
+
+        An ad_magic Value shows d(NAME)/d(node), computed without touching .grad;
+        a micrograd-style value (micrograd's, the lecture's, your own class)
+        shows the .grad its own backward() left.
+        """
         args = parse_argstring(self.grad_line, line)
-        if args.name not in self._shell.user_ns:
+        ns = self._shell.user_ns
+        if args.name not in ns:
             raise UsageError(f"%grad {args.name}: no such name")
-        root = self._shell.user_ns[args.name]
-        if not isinstance(root, Value):
-            raise UsageError(f"%grad {args.name}: not a Value but a {type(root).__name__}")
-        result = graph_of_value(root, args.name, self.max_forward_passes)
+        root = ns[args.name]
+        try:
+            if isinstance(root, Value):
+                result = graph_of_value(root, args.name, self.max_forward_passes)
+            elif is_foreign(root):
+                result = graph_of_foreign(root, args.name, ns, self.max_forward_passes)
+            else:
+                raise UsageError(
+                    f"%grad {args.name}: a {type(root).__name__}, not a Value; %grad draws "
+                    "values with data, grad, _prev and _op (ad_magic's, micrograd's, your own)"
+                )
+        except TypeError as exc:
+            raise UsageError(f"%grad {args.name}: {exc}") from None
+        if args.check:
+            if isinstance(root, Value):
+                result.node_checks = check_nodes(result.graph, self.check_step, self.check_tol)
+            else:
+                result.student_check = check_student(result.graph)
         self._shell.user_ns["_grad"] = result
         return result.as_text() if (args.text or self.text) else result
 

@@ -95,6 +95,22 @@ def test_rebinding_in_a_loop_gets_distinct_names(ip):
     assert g.value == 15.0 and g.grads["x"] == 8.0
 
 
+def test_a_label_is_shown_with_its_variable(ip):
+    ip.user_ns["Value"] = Value
+    run(ip, "w = Value(0.5, label='weight')")  # made before the cell, bound to w
+    run(ip, "%%grad x=2.0\nv = x * w\nv.label = 'prod'\nx.label = 'xx'\nout = v + 1")
+    g = ip.user_ns["_grad"]
+    by = {n.name: n for n in g.nodes if n.name}
+    assert by["prod"].also == "v" and by["prod"].shown == "prod (v)"
+    assert by["weight"].shown == "weight"  # its variable is outside the cell
+    assert by["x"].shown == "x (xx)" and g.grads == {"x": 0.5}  # an input keeps its name
+    assert by["out"].also == "" and by["out"].shown == "out"
+    dot = g.to_dot()
+    assert "prod (v) (*)" in dot and "x (xx)" in dot
+    run(ip, "%%grad x=2.0 --expect 'v=1.0, dout/dv=1'\nv = x * 0.5\nv.label = 'half'\nout = v + 1")
+    assert all(e.right for e in ip.user_ns["_grad"].expectations)  # the variable still answers
+
+
 def test_user_function_nodes_map_to_the_calling_line(ip):
     run(ip, "def f(u):\n    return u * u + 1\n")
     run(ip, "%%grad x=2.0\nz = 3 * x\ny = f(z)")

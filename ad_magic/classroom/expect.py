@@ -111,7 +111,8 @@ def evaluate(
                 grads[f"{name}[{','.join(map(str, idx))}]"] = float(g[idx])
         else:
             grads[name] = g
-    nodes = {n.name: n for n in result.graph if n.name}
+    nodes = {n.also: n for n in result.graph if n.also}  # a variable beside its label
+    nodes |= {n.name: n for n in result.graph if n.name}
     values = {name: n.value for name, n in nodes.items()} | {result.output: result.value}
     outcomes = []
     for key, number in expected.items():

@@ -35,7 +35,9 @@ def concealment(result: GradResult) -> Concealment:
     if result.reveal:
         return Concealment(quiz_open)
     stated = [e.what for e in result.expectations]
-    return Concealment(quiz_open or any("/" in w for w in stated), frozenset(stated))
+    # A value stated by its variable (v) is kept back under its label (a (v)) too.
+    labels = [n.name for n in result.graph if n.also and n.also in stated]
+    return Concealment(quiz_open or any("/" in w for w in stated), frozenset(stated + labels))
 
 
 def mark(ok: bool) -> str:

@@ -6,6 +6,10 @@ In an nbgrader test cell, after the student's `%%grad` cell:
     assert_grad(_grad, x=-2.98238903, rtol=1e-6)   # the gradient by input name
     assert_value(_grad, -0.10819513)               # the output's value
     assert_matches_numeric(_grad)                  # AD agrees with finite differences
+
+and for a student's own micrograd-style autograd, after their `loss.backward()`:
+
+    assert_student_grads(loss)                     # every .grad as the chain rule gives it
 """
 
 from __future__ import annotations
@@ -15,9 +19,13 @@ from typing import Any
 import numpy as np
 
 from ad_magic.classroom.localcheck import check_nodes
+from ad_magic.classroom.studentcheck import check_student, fmt, who
+from ad_magic.engine.value import Value
+from ad_magic.trace.foreign import foreign_graph, is_foreign
+from ad_magic.trace.graph import Graph
 from ad_magic.trace.result import GradResult
 
-__all__ = ["assert_grad", "assert_matches_numeric", "assert_value"]
+__all__ = ["assert_grad", "assert_matches_numeric", "assert_student_grads", "assert_value"]
 
 
 def _result(result: Any, helper: str) -> GradResult:
@@ -88,6 +96,40 @@ def assert_matches_numeric(
             break  # the first wrong rule; later nodes inherit its error
     if problems:
         raise AssertionError(_message(problems, rtol, atol, numeric=True))
+
+
+def assert_student_grads(root: Any, tol: float = 1e-6) -> None:
+    """Every `.grad` in the graph behind root, as the student's own `backward()` left it,
+    equals what the chain rule gives (relative tol, absolute near zero).
+
+    root is a micrograd-style value (data, grad, _prev, _op: micrograd's, the
+    lecture's or the student's own class) or an ad_magic Value. The message
+    names the first wrong node from the output and the likely mistake.
+    """
+    if isinstance(root, Value):
+        graph = Graph.from_value(root)
+    elif is_foreign(root):
+        graph = foreign_graph(root)
+    else:
+        raise TypeError(
+            "assert_student_grads needs a value with data, grad, _prev and _op, "
+            f"not {type(root).__name__}"
+        )
+    check = check_student(graph, tol)
+    if check.ok:
+        return
+    rows = {r.node: r for r in check.wrong}
+    first = next((graph[n.id] for n in reversed(graph.nodes) if n.id in rows), None)
+    if first is None:
+        raise AssertionError(f"wrong value: {check.diagnosis}")
+    row = rows[first.id]
+    text = (
+        f"wrong gradient at {who(first)}: yours is {fmt(row.yours)}, the chain rule gives "
+        f"{fmt(row.right or 0.0)} ({len(rows)} of {len(check.rows)} gradients wrong)"
+    )
+    if check.diagnosis:
+        text += f"\nlikely mistake: {check.diagnosis}"
+    raise AssertionError(text)
 
 
 def _message(problems: list[str], rtol: float, atol: float, numeric: bool = False) -> str:

@@ -123,9 +123,9 @@ def node_box(node: Node, seed_names: list[str], output: bool) -> Box:
     if kind == "const":
         return Box(node.id, kind, [number(node.value)], output=output)
     if kind == "input":
-        head = node.name or "input"
+        head = node.shown or "input"
     else:
-        head = f"{node.name} ({node.op.symbol})" if node.name else node.op.symbol
+        head = f"{node.shown} ({node.op.symbol})" if node.name else node.op.symbol
     grad, tangents = mode_texts(node.grad, node.tangents, seed_names)
     lines = [head, f"value {number(node.value)}", grad]
     return Box(node.id, kind, lines, 2, grad, tangents, output)

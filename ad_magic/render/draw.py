@@ -171,7 +171,7 @@ def summary(graph: Graph, view: View | None = None, limit: int = 40) -> str:
         made = f"{n.op.symbol}({', '.join(n.parents)})" if n.kind == "op" else n.kind
         extra = f"  grad {number(n.grad)}" if n.kind != "const" else ""
         extra += "".join(f"  d/d{s} {number(n.tangents[s])}" for s in names if s in n.tangents)
-        return f"  {n.id:>6}  {n.name or n.title:<12} {made:<20} value {number(n.value)}{extra}"
+        return f"  {n.id:>6}  {n.shown or n.title:<12} {made:<20} value {number(n.value)}{extra}"
 
     if len(graph) <= limit:
         lines += [row(n.id) for n in graph.nodes]

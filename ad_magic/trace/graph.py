@@ -15,6 +15,14 @@ from ad_magic.engine.ops import CONST, INPUT, Op
 from ad_magic.engine.value import Value, topological
 
 
+def label_and_var(label: str, var: str) -> tuple[str, str]:
+    """A node's name and its other name: a label given by the student wins, and the
+    variable it was bound to is kept beside it where the two differ (`a (v)`)."""
+    if label and var and label != var:
+        return label, var
+    return label or var, ""
+
+
 @dataclass(slots=True)
 class Node:
     """One node of a traced computation."""
@@ -25,7 +33,8 @@ class Node:
     value: float
     grad: float = 0.0  # d(output)/d(node), from the backward pass
     tangents: dict[str, float] = field(default_factory=dict)  # seed -> d(node)/d(seed)
-    name: str = ""  # display name: a variable ("h", "h'"), an input ("W[0,1]") or ""
+    name: str = ""  # display name: a label, a variable ("h", "h'"), an input ("W[0,1]") or ""
+    also: str = ""  # the variable it was bound to, where that differs from its label
     line: int | None = None  # 1-based line in the cell that made it
     end_line: int | None = None
     col: int | None = None  # 0-based column range [col, end_col) of the sub-expression
@@ -47,6 +56,11 @@ class Node:
     def func(self) -> str | None:
         """The innermost user function that made this node, e.g. 'Neuron.__call__'."""
         return self.calls[-1].split("#")[0] if self.calls else None
+
+    @property
+    def shown(self) -> str:
+        """Its name as a box or a table row shows it: `a (v)` for label a bound to v."""
+        return f"{self.name} ({self.also})" if self.also else self.name
 
     @property
     def title(self) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ad_magic.engine.ops import chain
 from ad_magic.engine.value import Value, propagate, topological
-from ad_magic.trace.graph import Graph, Node
+from ad_magic.trace.graph import Graph, Node, label_and_var
 from ad_magic.trace.inputs import Bindings
 from ad_magic.trace.recorder import Recorder
 from ad_magic.trace.result import GradResult
@@ -38,28 +38,26 @@ def build_graph(
     values = older + [v for _, v in made_at]
     ids = {id(v): f"n{i}" for i, v in enumerate(values)}
     names = dict(bindings.names)
-    for x in leaves.values():
-        for leaf in x.flat if isinstance(x, np.ndarray) else [x]:
-            names[id(leaf)] = leaf.label
+    inputs = input_names(leaves)
     node_id = ids.__getitem__
-    nodes = [
-        Node(
-            node_id(id(v)),
-            v._fn,
-            tuple(map(node_id, map(id, v._prev))),
-            v.data,
-            name=names.get(id(v)) or v.label,
-        )
-        for v in older
-    ]
+
+    def record(v: Value, calls: tuple[str, ...] = ()) -> Node:
+        node = Node(node_id(id(v)), v._fn, tuple(map(node_id, map(id, v._prev))), v.data)
+        node.calls = calls
+        if id(v) in inputs:
+            node.name, node.also = inputs[id(v)], ""
+            if v.label and v.label != node.name:
+                node.also = v.label  # the cell relabelled an input: x (its label)
+        else:
+            node.name, node.also = label_and_var(v.label, names.get(id(v), ""))
+        return node
+
+    nodes = [record(v) for v in older]
     # (id of the code, offset) -> position, text. (Hashing a code object hashes its bytes.)
     where: dict[tuple[int, int], tuple[Any, str]] = {}
     for k, v in made_at:
         site = recorder.sites[k]
-        node = Node(
-            node_id(id(v)), v._fn, tuple(map(node_id, map(id, v._prev))), v.data,
-            name=names.get(id(v), ""), calls=site[0] if site else (),
-        )  # fmt: skip
+        node = record(v, site[0] if site else ())
         if site is not None:
             key = (id(site[1]), site[2])
             if key not in where:
@@ -73,6 +71,18 @@ def build_graph(
     if not graph[graph.output].name:
         graph[graph.output].name = out_name or "out"
     return graph, values, len(older)
+
+
+def input_names(leaves: dict[str, Any]) -> dict[int, str]:
+    """id(leaf) -> its input's name ('x', 'W[0,1]'), whatever label the cell gave it."""
+    out: dict[int, str] = {}
+    for name, x in leaves.items():
+        if isinstance(x, np.ndarray):
+            for idx in np.ndindex(x.shape):
+                out[id(x[idx])] = f"{name}[{','.join(map(str, idx))}]"
+        else:
+            out[id(x)] = name
+    return out
 
 
 def source_text(lines: list[str], pos: tuple[int, int, int, int]) -> str:

@@ -84,6 +84,7 @@ class GradResult:
         self.expectations: list[Any] = []  # classroom.expect.Expectation
         self.reveal = False
         self.quiz: Any = None  # classroom.quiz.Quiz
+        self.student_check: Any = None  # classroom.studentcheck.StudentCheck (%grad --check)
         self.widget: Any = None  # the live display, once shown in a notebook
         self.second: Any = None  # trace.hessian.Second, with --order 2
         self.hessian_check: GradCheck | None = None  # --order 2 --check
@@ -214,13 +215,14 @@ class GradResult:
         if self.second is not None:
             lines += self.second.lines()
         lines.append(f"{len(self.graph)} nodes:")
+        flag = "first wrong gradient" if self.student_check else "first rule that disagrees"
         for node in self.graph:
             where = f"line {node.line}" if node.line else ""
             value, grad = hide.value(node.name, num(node.value)), hide.grad(num(node.grad))
             lines.append(
                 f"  {node.id:>5} {node.title:<16.16} {node.op.name:<8} "
                 f"value={value:<10} grad={grad:<10} {where}"
-                + ("  <- first rule that disagrees" if node.flagged else "")
+                + (f"  <- {flag}" if node.flagged else "")
             )
         return "\n".join(lines)
 

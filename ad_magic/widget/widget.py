@@ -240,7 +240,7 @@ def _order(group_id: str) -> tuple[int, int]:
 def _record(node: Any, unit: str, hide: Concealment) -> dict[str, Any]:
     return {
         "id": node.id,
-        "name": node.name,
+        "name": node.shown,
         "title": node.title,
         "op": node.op.name,
         "kind": node.kind,
