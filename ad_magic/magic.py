@@ -20,7 +20,7 @@ from ad_magic.classroom import expect
 from ad_magic.classroom.annotate import annotate
 from ad_magic.classroom.localcheck import check_nodes
 from ad_magic.classroom.quiz import Quiz
-from ad_magic.classroom.studentcheck import check_student
+from ad_magic.classroom.studentcheck import check_student, student_notes
 from ad_magic.engine.value import Value
 from ad_magic.magicline import cell_assigns, check_names, join_brackets, read_inputs
 from ad_magic.trace.cellcode import compile_cell
@@ -185,6 +185,7 @@ class GradMagics(Magics):
                 result.node_checks = check_nodes(result.graph, self.check_step, self.check_tol)
             else:
                 result.student_check = check_student(result.graph)
+                result.notes += student_notes(result.student_check)
         self._shell.user_ns["_grad"] = result
         return result.as_text() if (args.text or self.text) else result
 

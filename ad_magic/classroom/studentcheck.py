@@ -329,16 +329,22 @@ def _hint(graph: Graph, user: Node, i: int, d: float, tol: float) -> str | None:
     return None
 
 
+def student_notes(check: StudentCheck) -> list[str]:
+    """The check's outcome as notes, which every display shows (widget, HTML, text)."""
+    right = len(check.rows) - len(check.wrong)
+    notes = [f"your gradients against the chain rule: {right} of {len(check.rows)} right"]
+    if check.diagnosis:
+        notes.append(f"likely mistake: {check.diagnosis}")
+    return notes
+
+
 def student_lines(result: GradResult) -> list[str]:
-    """The text summary's part for `%grad NAME --check`."""
+    """The text summary's table of the wrong and unchecked gradients."""
     check = result.student_check
     if check is None:
         return []
     graph = result.graph
-    lines = [
-        f"your gradients against the chain rule: {len(check.rows) - len(check.wrong)} of "
-        f"{len(check.rows)} right"
-    ]
+    lines = []
     for row in check.rows:
         if not row.ok or row.right is None:
             right = "?" if row.right is None else fmt(row.right)
@@ -346,9 +352,7 @@ def student_lines(result: GradResult) -> list[str]:
                 f"  {row.node:>5} {graph[row.node].title:<16.16} yours={fmt(row.yours):<10} "
                 f"chain rule={right:<10} {row.status}"
             )
-    if check.diagnosis:
-        lines.append(f"  likely mistake: {check.diagnosis}")
-    return lines
+    return ["your gradients against the chain rule, where they differ:", *lines] if lines else []
 
 
 hooks.lines.append(student_lines)
