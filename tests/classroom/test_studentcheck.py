@@ -91,9 +91,20 @@ def test_no_backward_and_wrong_forward(ip):
     )
     check = student(ip, "forward", TANH).student_check
     assert "tanh node o (n9): its data is 1.0, but tanh(0.8814) = 0.7071" in check.diagnosis
-    assert not check.ok and not check.wrong  # the gradients follow from the wrong value
-    with pytest.raises(AssertionError, match="wrong value: tanh node o"):
+    assert not check.ok and check.first == "n9"
+    with pytest.raises(AssertionError, match=r"likely mistake: tanh node o .* its data is 1\.0"):
         assert_student_grads(ip.user_ns["o"])
+
+
+def test_a_wrong_value_alone_is_named(ip):
+    run(ip, lecture_value())
+    run(ip, "a = Value(2.0, label='a')\nb = a * 3.0; b.label = 'b'\nb.backward()\nb.data = 7.0")
+    ip.run_line_magic("grad", "b --check")
+    check = ip.user_ns["_grad"].student_check
+    assert not check.wrong and not check.ok  # the gradients are right, the value is not
+    assert "* node b (n2): its data is 7.0, but 2.0*3.0 = 6.0" in check.diagnosis
+    with pytest.raises(AssertionError, match=r"wrong value: \* node b"):
+        assert_student_grads(ip.user_ns["b"])
 
 
 def test_micrograd_value_under_grad(ip):
