@@ -11,8 +11,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.utils.process import arg_split
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, CaselessStrEnum, Float, Integer, TraitError, validate
 
 from ad_magic import widget  # noqa: F401  (registers how results show: widget, SVG, text)
@@ -22,8 +21,14 @@ from ad_magic.classroom.localcheck import check_nodes
 from ad_magic.classroom.quiz import Quiz
 from ad_magic.classroom.studentcheck import check_student, student_notes
 from ad_magic.engine.value import Value
-from ad_magic.magicline import cell_assigns, check_names, join_brackets, read_inputs
-from ad_magic.trace.cellcode import compile_cell
+from ad_magic.magicline import cell_assigns, check_names, read_inputs, split_line
+from ad_magic.trace.cellcode import (
+    compile_cell,
+    ends_quietly,
+    fail_cell,
+    hide_engine_frames,
+    restore,
+)
 from ad_magic.trace.foreign import graph_of_foreign, is_foreign
 from ad_magic.trace.hessian import second_order
 from ad_magic.trace.result import GradResult
@@ -73,6 +78,12 @@ class GradMagics(Magics):
             raise TraitError(f"{proposal['trait'].name} must be positive, not {proposal['value']}")
         return proposal["value"]
 
+    @validate("max_forward_passes")
+    def _not_negative(self, proposal: Any) -> Any:
+        if proposal["value"] < 0:
+            raise TraitError(f"max_forward_passes must be 0 or more, not {proposal['value']}")
+        return proposal["value"]
+
     @property
     def _shell(self) -> Any:
         assert self.shell is not None, "GradMagics needs a shell"
@@ -119,33 +130,42 @@ class GradMagics(Magics):
             y = sin(x**2 + 1)
         """
         __tracebackhide__ = True
-        # Split as the shell would, then glue bracketed inputs such as w=[0.5, -1].
-        args = self.grad.parser.parse_args(join_brackets(arg_split(line)))
+        args = self.grad.parser.parse_args(split_line(line))
         if not cell.strip():
             raise UsageError("%%grad needs a cell to trace, e.g. y = sin(x**2 + 1)")
-        inputs = read_inputs(args.inputs, self._shell.user_ns)
-        check_names(args, inputs, cell)
+        ns, reserved = self._shell.user_ns, self._shell.user_ns_hidden
+        inputs = read_inputs(args.inputs, ns, reserved)
+        check_names(args, inputs, cell, reserved)
         expected = self._expected(args, inputs, cell)
         try:
             code = compile_cell(self.shell, cell)
-        except SyntaxError:
-            self._shell.showsyntaxerror()
+        except SyntaxError as exc:
+            fail_cell(self._shell, exc)
             return None
-        tracer = Tracer(code, inputs, self._shell.user_ns, out=args.out)
+        tracer = Tracer(code, inputs, ns, out=args.out)
         try:
             result = tracer.trace(args.seed, self.max_forward_passes)
+            result.mode = args.mode or self.mode
+            result.seed = (args.seed or [None])[0]
+            if args.order == 2:
+                result.second = second_order(
+                    result.graph, result.scalar_inputs, self.max_hessian_inputs
+                )
+            self._homework(result, args, expected, line)
         except TraceError as exc:
+            restore(ns, tracer.snapshot)
             raise UsageError(str(exc)) from None
-        result.mode = args.mode or self.mode
-        result.seed = (args.seed or [None])[0]
-        if args.order == 2:
-            result.second = second_order(
-                result.graph, result.scalar_inputs, self.max_hessian_inputs
-            )
-        self._homework(result, args, expected, line)
-        self._shell.user_ns["_grad"] = result
+        except UsageError:
+            restore(ns, tracer.snapshot)  # no half a result: the cell's names go too
+            raise
+        except Exception as exc:
+            hide_engine_frames(exc)
+            raise
+        ns["_grad"] = result
         if args.result:
-            self._shell.user_ns[args.result] = result
+            ns[args.result] = result
+        if ends_quietly(cell):
+            return None
         return result.as_text() if (args.text or self.text) else result
 
     @magic_arguments()
@@ -163,7 +183,7 @@ class GradMagics(Magics):
         a micrograd-style value (micrograd's, the lecture's, your own class)
         shows the .grad its own backward() left.
         """
-        args = parse_argstring(self.grad_line, line)
+        args = self.grad_line.parser.parse_args(split_line(line, "%grad"))
         ns = self._shell.user_ns
         if args.name not in ns:
             raise UsageError(f"%grad {args.name}: no such name")

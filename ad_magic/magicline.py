@@ -7,17 +7,38 @@ problem is one UsageError line that says what to write instead.
 from __future__ import annotations
 
 import ast
-import re
+import keyword
+from collections.abc import Iterable
 from numbers import Real
 from typing import Any
 
 import numpy as np
 from IPython.core.error import UsageError
+from IPython.utils.process import arg_split
 
 from ad_magic.engine.scalar import Scalar
 from ad_magic.trace.inputs import Input
 
-NAME = re.compile(r"[A-Za-z_]\w*")
+
+def split_line(line: str, magic: str = "%%grad") -> list[str]:
+    """The magic line split as the shell would; unbalanced quotes are a UsageError."""
+    try:
+        return join_brackets(arg_split(line))
+    except ValueError as exc:  # shlex: "No closing quotation"
+        raise UsageError(f"{magic} {line.strip()}: {exc}; close the quote") from None
+
+
+def check_name(name: str, what: str, reserved: Iterable[str] = ()) -> None:
+    """A name the magic may assign: a Python identifier that is no keyword and not Python's
+    or IPython's own (dunders such as __builtins__, get_ipython, In, Out)."""
+    if not name.isidentifier():
+        raise UsageError(f"{what} {name!r}: not a Python name")
+    if keyword.iskeyword(name):
+        raise UsageError(f"{what} {name}: a Python keyword, not a name; pick another name")
+    if name.startswith("__") and name.endswith("__"):
+        raise UsageError(f"{what} {name}: Python's own name; pick another name")
+    if name in reserved:
+        raise UsageError(f"{what} {name}: IPython's own name; pick another name")
 
 
 def join_brackets(tokens: list[str]) -> list[str]:
@@ -37,13 +58,18 @@ def number(name: str, obj: Any) -> float | np.ndarray:
     """An input's value as a float or float array; Values and Duals give their numbers."""
     if isinstance(obj, Scalar):
         return obj.primal
-    if isinstance(obj, Real) and not isinstance(obj, bool):
-        return float(obj)
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        arr = np.asarray(obj, dtype=object)
-        flat = [x.primal if isinstance(x, Scalar) else x for x in arr.flat]
-        if flat and all(isinstance(x, Real) and not isinstance(x, bool) for x in flat):
-            return np.array(flat, dtype=float).reshape(arr.shape)
+    try:
+        if isinstance(obj, Real) and not isinstance(obj, bool):
+            return float(obj)
+        if isinstance(obj, (list, tuple, np.ndarray)):
+            arr = np.asarray(obj, dtype=object)
+            flat = [x.primal if isinstance(x, Scalar) else x for x in arr.flat]
+            if flat and all(isinstance(x, Real) and not isinstance(x, bool) for x in flat):
+                return np.array(flat, dtype=float).reshape(arr.shape)
+    except OverflowError:
+        raise UsageError(
+            f"input {name} is too large for a float (the largest is about 1.8e308)"
+        ) from None
     raise UsageError(
         f"input {name} must be a number or an array of numbers, not {type(obj).__name__}"
     )
@@ -60,18 +86,26 @@ def cell_assigns(cell: str) -> set[str]:
     }
 
 
-def read_inputs(tokens: list[str], ns: dict[str, Any]) -> list[Input]:
+def read_inputs(
+    tokens: list[str], ns: dict[str, Any], reserved: Iterable[str] = ()
+) -> list[Input]:
     """The inputs of a magic line: NAME=EXPRESSION evaluated in ns, or NAME for its value."""
     if not tokens:
         raise UsageError("%%grad needs at least one input, e.g. %%grad x=1.5")
     inputs: dict[str, Input] = {}
     for item in join_brackets(tokens):
-        name, _, expr = item.partition("=")
+        name, eq, expr = item.partition("=")
         name = name.strip()
-        if not NAME.fullmatch(name):
+        if not name.isidentifier():
             raise UsageError(f"cannot read input {item!r}: write NAME=EXPRESSION or NAME")
+        check_name(name, "input", reserved)
         if name in inputs:
             raise UsageError(f"input {name} is given twice")
+        if eq and not expr.strip():
+            raise UsageError(
+                f"input {name}= has no value after '='; write {name}=1.5, or {name} alone "
+                "for its current value"
+            )
         if expr:
             try:
                 obj = eval(expr, ns)
@@ -85,15 +119,14 @@ def read_inputs(tokens: list[str], ns: dict[str, Any]) -> list[Input]:
     return list(inputs.values())
 
 
-def check_names(args: Any, inputs: list[Input], cell: str) -> None:
+def check_names(args: Any, inputs: list[Input], cell: str, reserved: Iterable[str] = ()) -> None:
     """--out, --result and --seed name something sensible, before the cell runs."""
     if args.out is not None:
-        if not NAME.fullmatch(args.out):
-            raise UsageError(f"--out takes a variable name, not {args.out!r}")
+        check_name(args.out, "--out")
         if args.out not in cell_assigns(cell) | {i.name for i in inputs}:
             raise UsageError(f"--out {args.out}: the cell does not assign {args.out}")
-    if args.result is not None and not NAME.fullmatch(args.result):
-        raise UsageError(f"--result takes a variable name, not {args.result!r}")
+    if args.result is not None:
+        check_name(args.result, "--result", reserved)
     labels = {label for i in inputs for label, _ in i.scalars()} | {i.name for i in inputs}
     for seed in args.seed or []:
         if seed not in labels:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 from IPython.core.error import UsageError
 from support import failure, run
+from traitlets import TraitError
 
 from ad_magic import Value
 from ad_magic.engine import dual, value
@@ -254,27 +256,69 @@ def test_help_lists_the_options(ip, capsys):
 
 # -- bad input ---------------------------------------------------------------------
 
+# Every wrong magic line: (line, cell, the UsageError's text). None as the cell
+# means the line magic (%grad LINE). `x` is 5.0 in the namespace beforehand.
 USAGE = [
-    ("%%grad\ny = 1", "at least one input"),
-    ("%%grad --nope x=1\ny = x", "unrecognized arguments"),
-    ("%%grad missing\ny = missing", "missing is not defined"),
-    ("%%grad x='text'\ny = x", "must be a number"),
-    ("%%grad x=[1, 'a']\ny = x", "must be a number"),
-    ("%%grad x=1/0\ny = x", "ZeroDivisionError"),
-    ("%%grad 1x=2\ny = 1", "cannot read input"),
-    ("%%grad x=1 x=2\ny = x", "given twice"),
-    ("%%grad x=1 -o nothere\ny = x", "does not assign nothere"),
-    ("%%grad x=1 --seed q\ny = x", "not an input"),
-    ("%%grad x=1 --mode sideways\ny = x", "invalid choice"),
+    ("", "y = 1", "at least one input"),
+    ("--nope x=1", "y = x", "unrecognized arguments"),
+    ("missing", "y = missing", "missing is not defined"),
+    ("x='text'", "y = x", "must be a number"),
+    ("x=[1, 'a']", "y = x", "must be a number"),
+    ("x=1/0", "y = x", "ZeroDivisionError"),
+    ("1x=2", "y = 1", "cannot read input"),
+    ("x=1 x=2", "y = x", "given twice"),
+    ("x=1 -o nothere", "y = x", "does not assign nothere"),
+    ("x=1 --seed q", "y = x", "not an input"),
+    ("x=1 --mode sideways", "y = x", "invalid choice"),
+    ("x=", "y = x * x", "input x= has no value after '='"),
+    ("w=1 x=", "y = x * w", "input x= has no value after '='"),
+    ('x=1 --expect "dy/dx=1', "y = x * x", "No closing quotation; close the quote"),
+    ('"v', None, "No closing quotation; close the quote"),
+    ("x=10**400", "y = x * x", "input x is too large for a float"),
+    ("x=[1.0, 10**400]", "y = x[0] * x[1]", "input x is too large for a float"),
+    ("if=1", "y = 1", "input if: a Python keyword"),
+    ("None=1", "y = 1", "input None: a Python keyword"),
+    ("True=2.0", "y = 1", "input True: a Python keyword"),
+    ("__builtins__=1.0", "y = __builtins__ * 2", "input __builtins__: Python's own name"),
+    ("get_ipython=1.0", "y = get_ipython * 2", "input get_ipython: IPython's own name"),
+    ("x=1 -r get_ipython", "y = x * x", "--result get_ipython: IPython's own name"),
+    ("x=1 -r Out", "y = x * x", "--result Out: IPython's own name"),
+    ("x=1 -r __name__", "y = x * x", "--result __name__: Python's own name"),
+    ("x=1 -o None", "None = x", "--out None: a Python keyword"),
+    ('x=1 --expect "q=2"', "y = x * x\nif False:\n    q = y", "no traced value named q"),
+    ('x=1 --expect "dz/dx=2"', "y = x * x\nif False:\n    z = y", "the output is y"),
+    ("x=1", "y = 3.0", "does not depend on any input"),
+    ("x=1 -o y", "z = x * x\nif False:\n    y = z", "the cell did not define 'y'"),
 ]
 
 
-@pytest.mark.parametrize(("cell", "message"), USAGE, ids=[m for _, m in USAGE])
-def test_bad_magic_line_is_a_usage_error_and_the_cell_does_not_run(ip, cell, message):
-    error = failure(ip, cell + "\nran = True")
-    assert isinstance(error, UsageError) and message in str(error)
+@pytest.mark.parametrize(("line", "cell", "message"), USAGE, ids=[m for _, _, m in USAGE])
+def test_bad_magic_line_is_one_usage_error_and_leaves_nothing_behind(ip, line, cell, message):
+    run(ip, "%%grad t=0.5\nkept = t * 2")
+    run(ip, "x = 5.0")
+    before = dict(ip.user_ns)
+    text = f"%grad {line}" if cell is None else f"%%grad {line}\n{cell}\nran = True"
+    error = failure(ip, text)
+    assert isinstance(error, UsageError) and message in str(error), str(error)
     assert "\n" not in str(error).strip()
-    assert "ran" not in ip.user_ns
+    assert ip.user_ns.keys() == before.keys() and "ran" not in ip.user_ns
+    assert all(ip.user_ns[k] is v for k, v in before.items()), "the namespace changed"
+    assert ip.user_ns["x"] == 5.0 and ip.user_ns["_grad"].output == "kept"
+    run(ip, "%%grad x=1.5\ny = x * x")  # the next %%grad works
+    assert ip.user_ns["_grad"].grads == {"x": 3.0} and ip.user_ns["y"].data == 2.25
+
+
+def test_a_negative_max_forward_passes_is_refused(ip):
+    magics = ip.magics_manager.registry["GradMagics"]
+    ip.run_line_magic("config", "GradMagics.max_forward_passes = -5")
+    assert magics.max_forward_passes == 16
+    del ip.config.GradMagics["max_forward_passes"]  # %config keeps what it was given
+    with pytest.raises(TraitError, match="max_forward_passes must be 0 or more, not -5"):
+        magics.max_forward_passes = -5
+    magics.max_forward_passes = 0  # forward mode only for --seed inputs
+    run(ip, "%%grad x=1.5 w=2.0\ny = x * w")
+    assert ip.user_ns["_grad"].seeds == []
+    magics.max_forward_passes = 16
 
 
 def test_empty_cell_is_a_usage_error(ip):
@@ -311,6 +355,108 @@ def test_exception_in_the_cell_shows_like_a_normal_cell(ip, capsys):
 def test_math_sin_gives_the_engine_error(ip):
     error = failure(ip, "%%grad x=1.0\nimport math\ny = math.sin(x)")
     assert isinstance(error, TypeError) and "np.sin" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [("int(y)", "int() of a Value"), ("round(y)", "round() of a Value"),
+     ("y.item()", ".item() of a Value"), ("float(y)", "float() of a Value")],
+)  # fmt: skip
+def test_conversions_name_the_call_and_the_traceback_ends_at_the_cell(ip, capsys, call, named):
+    error = failure(ip, f"%%grad x=2.0\ny = x * x\nz = {call}")
+    assert isinstance(error, TypeError) and str(error).startswith(named)
+    text = capsys.readouterr()
+    shown = (text.out + text.err).split("Traceback")[-1]
+    assert f"----> 2 z = {call}" in shown
+    assert "scalar.py" not in shown and "ad_magic" not in shown  # no engine frame
+    frames = [tb.tb_frame.f_code.co_filename for tb in _walk(error.__traceback__)]
+    assert not any("ad_magic" in f and "engine" in f for f in frames)
+
+
+def _walk(tb):
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+def test_syntax_error_fails_the_cell_like_a_plain_cells(ip, capsys):
+    plain = ip.run_cell("y = (x +\n", store_history=True)
+    plain_text = capsys.readouterr()
+    result = ip.run_cell("%%grad x=1.0\ny = (x +\n", store_history=True)
+    text = capsys.readouterr()
+    assert not plain.success and not result.success  # Run All and nbclient stop here
+    assert isinstance(result.error_in_exec, SyntaxError)
+    shown = text.out + text.err
+    assert "SyntaxError" in shown and "y = (x +" in shown
+    assert "Traceback" not in shown and "run_cell_magic" not in shown  # as the plain cell's
+    assert f"Cell In[{result.execution_count}], line 1" in shown
+    assert f"Cell In[{plain.execution_count}], line 1" in plain_text.out + plain_text.err
+    run(ip, "%%grad x=1.0\ny = x + 1")  # and the next one works
+
+
+def test_traceback_names_the_running_cell(ip, capsys):
+    # IPython 9 counts a cell before running it: the traceback must not say In[N+1].
+    for _ in range(3):
+        ip.run_cell("a = 1", store_history=True)
+    result = ip.run_cell("%%grad x=2.0\ny = x * x\nraise ValueError('boom')", store_history=True)
+    text = capsys.readouterr()
+    cells = set(re.findall(r"Cell In\[(\d+)\]", text.out + text.err))
+    assert cells == {str(result.execution_count)}, (cells, result.execution_count)
+
+
+@pytest.mark.parametrize(
+    ("cell", "name"),
+    [("(x +\n x)", "x + x"), ("x*2;", "x*2"), ("x * 2  # twice", "x * 2"),
+     ("y = x\nsin(\n  y\n)", "sin( y )")],
+)  # fmt: skip
+def test_final_expression_names_the_output(ip, cell, name):
+    run(ip, f"%%grad x=1.0\n{cell}")
+    assert ip.user_ns["_grad"].output == name
+
+
+def test_a_semicolon_suppresses_the_display_as_in_a_plain_cell(ip):
+    quiet = run(ip, "%%grad x=1.0\nx*2;")
+    assert quiet.result is None and ip.user_ns["_grad"].value == 2.0
+    assert run(ip, "%%grad x=1.0\nx*2").result is ip.user_ns["_grad"]
+    assert run(ip, "%%grad x=1.0\ny = x*2  # ; in a comment").result is not None
+
+
+def test_unicode_input_names_work(ip):
+    run(ip, '%%grad α=1.0 --expect "dy/dα=2"\ny = α * 2')
+    g = ip.user_ns["_grad"]
+    assert g.grads == {"α": 2.0} and [e.right for e in g.expectations] == [True]
+
+
+def test_a_grad_cell_may_run_another_grad_cell(ip):
+    run(ip, "%%grad x=2.0\nget_ipython().run_cell_magic('grad', 'w=3.0', 'v = w*w')\ny = x*x")
+    g = ip.user_ns["_grad"]
+    assert g.output == "y" and g.grads == {"x": 4.0}
+    assert g.tangents["x"][g.graph.output] == 4.0
+    assert ip.user_ns["v"].data == 9.0 and ip.user_ns["w"].grad == 6.0
+    assert "__ad_magic_bind__" not in ip.user_ns
+
+
+def test_in_place_update_of_an_array_input(ip):
+    run(ip, "%%grad w=[1.0, 2.0] x=3.0\nw += x\ny = w[0] * w[1]")
+    g = ip.user_ns["_grad"]
+    assert g.value == 20.0
+    assert list(g.grads["w"]) == [5.0, 4.0] and g.grads["x"] == 9.0
+    assert g.tangents["x"][g.graph.output] == 9.0
+
+
+def test_in_place_into_a_float_array_says_what_to_write(ip):
+    error = failure(ip, "%%grad x=3.0\nw = np.zeros(2)\nw += x\ny = w.sum()")
+    assert isinstance(error, TypeError) and "w = w + x" in str(error)
+
+
+def test_output_that_is_the_input_itself_keeps_its_name(ip):
+    cell = "y = x if x > 0 else -x"
+    run(ip, f'%%grad x=2.0 -o y --expect "dy/dx=1, y=2"\n{cell}')
+    g = ip.user_ns["_grad"]
+    assert g.output == "y" and g.grads == {"x": 1.0}
+    assert [e.right for e in g.expectations] == [True, True]
+    run(ip, f"%%grad x=2.0 -o y\n{cell}")
+    assert ip.user_ns["_grad"].as_text().startswith("y = 2\n  dy/dx = 1")
 
 
 def test_keyboard_interrupt_leaves_nothing_behind(ip):
@@ -364,3 +510,21 @@ def test_result_exports_dot_svg_and_files(ip, tmp_path):
         path = g.save(tmp_path / f"graph.{suffix}")
         assert path.stat().st_size > 100
     assert (tmp_path / "graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_syntax_error_stops_a_notebook_run_in_a_kernel():
+    import nbclient
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext ad_magic"),
+        nbformat.v4.new_code_cell("%%grad x=1.0\ny = (x +"),
+        nbformat.v4.new_code_cell("print('went on')"),
+    ]
+    with pytest.raises(nbclient.exceptions.CellExecutionError) as err:
+        nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    assert err.value.ename == "SyntaxError"
+    assert nb.cells[2].outputs == []  # Run All stopped at the failing cell
+    (shown,) = nb.cells[1].outputs
+    assert shown["output_type"] == "error" and shown["ename"] == "SyntaxError"

@@ -19,7 +19,7 @@ import numpy as np
 from ad_magic.trace.graph import Node
 from ad_magic.trace.result import GradResult
 
-_NAME = r"[A-Za-z_]\w*(?:\[\d+(?:,\d+)*\])?"  # x, or an array input's element W[0,1]
+_NAME = r"[^\W\d]\w*(?:\[\d+(?:,\d+)*\])?"  # x, or an array input's element W[0,1]
 _KEY = re.compile(rf"d({_NAME})/d({_NAME})|({_NAME})")
 
 

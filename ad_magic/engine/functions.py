@@ -59,6 +59,16 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
     """numpy's hook: route a ufunc called on a Value or Dual to its table row."""
     # numpy hands numbers over as 0-d arrays: make them numbers again.
     inputs = tuple(a[()] if isinstance(a, np.ndarray) and a.ndim == 0 else a for a in inputs)
+    out: Any = kwargs.get("out")
+    if method == "__call__" and ufunc in BY_UFUNC and _into_object_array(out, kwargs):
+        # In place, as `w += x` on an object array: compute, then fill out.
+        out[0][...] = apply(BY_UFUNC[ufunc], *inputs)
+        return out[0]
+    if method == "__call__" and ufunc in BY_UFUNC and out is not None:
+        raise TypeError(
+            f"numpy's {ufunc.__name__} cannot write traced values into a number array in "
+            "place (out=, or w += x on a float array); write w = w + x instead"
+        )
     if method == "__call__" and not kwargs:
         if ufunc in BY_UFUNC:
             return apply(BY_UFUNC[ufunc], *inputs)
@@ -71,6 +81,17 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
         f"numpy's {ufunc.__name__} (method {method!r}) has no derivative rule in ad_magic; "
         f"traced values support {rows}. Use the .data/.val number if you do not need "
         "its derivative."
+    )
+
+
+def _into_object_array(out: Any, kwargs: dict) -> bool:
+    """Only out= is given, and it is one object array (which can hold Values)."""
+    return (
+        set(kwargs) == {"out"}
+        and isinstance(out, tuple)
+        and len(out) == 1
+        and isinstance(out[0], np.ndarray)
+        and out[0].dtype == object
     )
 
 

@@ -28,6 +28,15 @@ class Scalar:
         """The plain number this scalar carries."""
         return getattr(self, self.primal_name)
 
+    def _cut(self, what: str) -> TypeError:
+        """The error for a conversion that would cut this scalar out of the graph."""
+        name = type(self).__name__
+        return TypeError(
+            f"{what.format(name=name)} would cut it out of the graph, so no derivative could flow "
+            f"through it. Use .{self.primal_name} for the plain number if that is what you "
+            "mean; keep the derivative by staying with traced operations."
+        )
+
     def __float__(self) -> float:
         __tracebackhide__ = True  # IPython shows the user's line, not this one
         name = type(self).__name__
@@ -37,7 +46,30 @@ class Scalar:
             "the plain number, or sin()/np.sin() instead of math.sin() to keep differentiating."
         )
 
-    __int__ = __index__ = __complex__ = __float__
+    def __int__(self) -> int:
+        raise self._cut("int() of a {name}")
+
+    def __index__(self) -> int:
+        raise self._cut("a {name} used as an integer (an index, range())")
+
+    def __complex__(self) -> complex:
+        raise self._cut("complex() of a {name}")
+
+    def __round__(self, ndigits: int | None = None) -> Any:
+        raise self._cut("round() of a {name}")
+
+    def __trunc__(self) -> int:
+        raise self._cut("math.trunc() of a {name}")
+
+    def __floor__(self) -> int:
+        raise self._cut("math.floor() of a {name}")
+
+    def __ceil__(self) -> int:
+        raise self._cut("math.ceil() of a {name}")
+
+    def item(self) -> float:
+        """As PyTorch's .item(), refused: it would end the graph (use .data/.val)."""
+        raise self._cut(".item() of a {name}")
 
     def __bool__(self) -> bool:
         return bool(self.primal)

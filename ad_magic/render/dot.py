@@ -75,6 +75,7 @@ class Box:
     grad: str = ""  # the mode line in reverse mode
     tangents: list[str] = field(default_factory=list)  # the mode line per seed, forward mode
     output: bool = False
+    value_line: int | None = None  # which line shows the value ("value 2")
 
     @property
     def classes(self) -> str:
@@ -93,12 +94,14 @@ class Box:
         return max([self.grad, *self.tangents], key=len)
 
 
+def printable(text: str) -> str:
+    """Control characters as their Python escapes (\\n, \\x00): shown, and valid in XML."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
+
+
 def escape(text: str) -> str:
     """One label line shown literally: no DOT escapes (\\N, \\n), no entities (&amp;)."""
-    text = "".join(
-        repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text
-    )  # a control character shows as its Python escape, e.g. \n
-    return text.replace("\\", "\\\\").replace("&", "&amp;") or " "
+    return printable(text).replace("\\", "\\\\").replace("&", "&amp;") or " "
 
 
 def seeds(graph: Graph) -> list[str]:
@@ -128,7 +131,7 @@ def node_box(node: Node, seed_names: list[str], output: bool) -> Box:
         head = f"{node.shown} ({node.op.symbol})" if node.name else node.op.symbol
     grad, tangents = mode_texts(node.grad, node.tangents, seed_names)
     lines = [head, f"value {number(node.value)}", grad]
-    return Box(node.id, kind, lines, 2, grad, tangents, output)
+    return Box(node.id, kind, lines, 2, grad, tangents, output, value_line=1)
 
 
 def group_box(group: Group, result: Node | None, seed_names: list[str]) -> Box:
@@ -137,7 +140,7 @@ def group_box(group: Group, result: Node | None, seed_names: list[str]) -> Box:
         return Box(group.id, "group", lines)
     grad, tangents = mode_texts(result.grad, result.tangents, seed_names)
     lines += [f"value {number(result.value)}", grad]
-    return Box(group.id, "group", lines, 3, grad, tangents)
+    return Box(group.id, "group", lines, 3, grad, tangents, value_line=2)
 
 
 def boxes(graph: Graph, view: View, unit_of: list[str], edges: list[Edge]) -> list[Box]:

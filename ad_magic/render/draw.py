@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ad_magic.render.dot import Box, build, number, seeds
+from ad_magic.render.dot import Box, build, number, printable, seeds
 from ad_magic.render.groups import View
 from ad_magic.render.layout import BACKENDS, LayoutError, layout
 from ad_magic.trace.graph import Graph
@@ -102,7 +102,7 @@ def with_modes(svg: str, boxes: list[Box], names: list[str], mode: str, which: i
         box = by_id.get(html.unescape(match.group(2)))
         if box is None or box.mode_line is None:
             return match.group(0)
-        body = match.group(3)
+        body = _mark_value(match.group(3), box)
         texts = list(_TEXT.finditer(body))
         wanted = box.widest_mode_text()
         found = [t for t in texts if html.unescape(t.group(2)) == wanted]
@@ -120,7 +120,7 @@ def with_modes(svg: str, boxes: list[Box], names: list[str], mode: str, which: i
         ]
         new = "".join(
             f'<text class="{cls}"{"" if shown else HIDDEN}{attrs}>'
-            f"{html.escape(content, quote=False)}</text>"
+            f"{html.escape(printable(content), quote=False)}</text>"
             for cls, content, shown in rows
         )
         body = body[: text.start()] + new + body[text.end() :]
@@ -143,6 +143,18 @@ def with_modes(svg: str, boxes: list[Box], names: list[str], mode: str, which: i
         ]
     style = "<style>" + "".join(rules) + "</style>"
     return _insert_style(svg, classes, style)
+
+
+def _mark_value(body: str, box: Box) -> str:
+    """The box's value line as `<text class="value">`, so a display finds it by class
+    (a label may start with "value " too)."""
+    if box.value_line is None:
+        return body
+    texts = list(_TEXT.finditer(body))
+    if box.value_line >= len(texts):
+        return body
+    text = texts[box.value_line]
+    return body[: text.start()] + '<text class="value"' + body[text.start() + 5 :]
 
 
 def _insert_style(svg: str, classes: str, style: str) -> str:

@@ -15,7 +15,11 @@ Two backends run the same Graphviz `dot` layout:
 
 "auto" uses `dot` when it is on PATH and the WebAssembly build otherwise (and
 when `dot` fails to start or crashes). Any failure raises `LayoutError` with a
-message that says what happened; nothing waits longer than the time bound.
+one-line message that says what happened; nothing waits longer than the time
+bound. Both backends have the same limits, checked before either runs: a
+quoted string (a label) of at most MAX_LABEL characters, as Graphviz's parser
+takes, and paths of at most MAX_DEPTH edges, well within the WebAssembly
+build's call stack (raised to WASM_STACK for deep graphs).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -34,6 +39,9 @@ from typing import Any
 BACKENDS = ("auto", "dot", "wasm")
 WASM_FORMATS = ("svg", "dot", "json", "xdot", "plain")  # what the WebAssembly build can write
 MEMORY_LIMIT = 1 << 30  # bytes of WebAssembly memory one layout may use
+WASM_STACK = 2 << 20  # bytes of call stack for the WebAssembly build (wasmtime's most)
+MAX_LABEL = 16_381  # characters between the quotes of one DOT string: dot's parser takes no more
+MAX_DEPTH = 10_000  # edges on the longest path: the WebAssembly build manages 20,000
 
 
 class LayoutError(RuntimeError):
@@ -52,6 +60,7 @@ def which_backend(backend: str = "auto") -> str:
 def layout(source: str, fmt: str = "svg", *, backend: str = "auto", timeout: float = 5.0) -> bytes:
     """Lay out DOT `source` with Graphviz's dot and write it as `fmt` (svg, png, dot...)."""
     chosen = which_backend(backend)
+    check_limits(source)
     if chosen == "dot":
         try:
             return _run_dot(source, fmt, timeout)
@@ -59,6 +68,57 @@ def layout(source: str, fmt: str = "svg", *, backend: str = "auto", timeout: flo
             if backend == "dot":
                 raise
     return _wasm.render(source, fmt, timeout)
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_EDGE = re.compile(r"^\s*(\w+) -> (\w+)", re.M)
+
+
+def check_limits(source: str) -> None:
+    """LayoutError if either backend would refuse or fail on this graph."""
+    longest = max((len(m) - 2 for m in _QUOTED.findall(source)), default=0)
+    if longest > MAX_LABEL:
+        raise LayoutError(
+            f"a label of {longest:,} characters is longer than Graphviz takes "
+            f"({MAX_LABEL:,}); shorten it"
+        )
+    depth = longest_path(_EDGE.findall(source))
+    if depth > MAX_DEPTH:
+        raise LayoutError(
+            f"the graph is {depth:,} edges deep, more than Graphviz lays out here "
+            f"({MAX_DEPTH:,}); lower render.config.budget so that it is drawn in groups"
+        )
+
+
+def longest_path(edges: list[tuple[str, str]]) -> int:
+    """Edges on the longest path of a graph (edges in a cycle are not counted)."""
+    children: dict[str, list[str]] = {}
+    pending: dict[str, int] = {}
+    for a, b in edges:
+        children.setdefault(a, []).append(b)
+        pending[b] = pending.get(b, 0) + 1
+        pending.setdefault(a, 0)
+    depth = dict.fromkeys(pending, 0)
+    ready = [n for n, k in pending.items() if k == 0]
+    while ready:
+        node = ready.pop()
+        for child in children.get(node, ()):
+            depth[child] = max(depth[child], depth[node] + 1)
+            pending[child] -= 1
+            if pending[child] == 0:
+                ready.append(child)
+    return max(depth.values(), default=0)
+
+
+def _reason(err: Exception) -> str:
+    """wasmtime's error as one line: its cause, without the wasm backtrace."""
+    lines = [line.strip() for line in str(err).splitlines()]
+    cause = next((ln for ln in reversed(lines) if ln and not ln[0].isdigit()), "")
+    if "call stack exhausted" in cause:
+        return "its call stack ran out (the graph is too deep)"
+    if "exit status" in cause.lower():
+        return f"Graphviz gave up ({cause})"
+    return cause or type(err).__name__
 
 
 class _DotBroken(LayoutError):
@@ -83,7 +143,8 @@ def _run_dot(source: str, fmt: str, timeout: float) -> bytes:
     except OSError as err:
         raise _DotBroken(f"Graphviz's dot could not be started: {err}") from err
     if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip() or f"exit code {done.returncode}"
+        message = " ".join(done.stderr.decode(errors="replace").split())[:300]
+        message = message or f"exit code {done.returncode}"
         error = _DotBroken if done.returncode < 0 else LayoutError  # killed by a signal
         raise error(f"Graphviz's dot failed: {message}")
     return done.stdout
@@ -118,9 +179,10 @@ class _Wasm:
             ) from err
         config = wasmtime.Config()
         config.epoch_interruption = True
+        config.max_wasm_stack = WASM_STACK
         self.engine = wasmtime.Engine(config)
         wasm = Path(PACKAGE_WASM_PATH).read_bytes()
-        runtime = metadata.version("wasmtime").encode()
+        runtime = metadata.version("wasmtime").encode() + str(WASM_STACK).encode()
         key = hashlib.sha256(wasm + runtime).hexdigest()[:16]
         cached = cache_dir() / f"graphviz-{key}.cwasm"
         if cached.exists():
@@ -180,7 +242,7 @@ class _Wasm:
                     raise LayoutError(
                         f"The WebAssembly Graphviz took longer than {timeout:g} s and was stopped."
                     ) from None
-                raise LayoutError(f"The WebAssembly Graphviz failed: {err}") from err
+                raise LayoutError(f"The WebAssembly Graphviz failed: {_reason(err)}") from None
             finally:
                 timer.cancel()
 
@@ -201,7 +263,7 @@ def _call(store: Any, exports: Any, source: str, fmt: str) -> bytes:
         if result == 0:
             err = exports["graphviz_last_error"](store)
             raw = bytes(memory.read(store, err, err + 4096)).split(b"\0")[0] if err else b""
-            message = raw.decode(errors="replace").strip() or "no reason given"
+            message = " ".join(raw.decode(errors="replace").split())[:300] or "no reason given"
             raise LayoutError(f"Graphviz could not lay out the graph: {message}")
         length = int.from_bytes(memory.read(store, length_ptr, length_ptr + 4), "little")
         out = bytes(memory.read(store, result, result + length))

@@ -19,9 +19,11 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import os
+import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import CodeType
+from types import CodeType, TracebackType
 from typing import Any
 
 BIND = "__ad_magic_bind__"  # the callback's name in the namespace while a cell runs
@@ -35,6 +37,7 @@ class CellCode:
     filename: str
     body: CodeType
     last: CodeType | None  # the final expression, if the cell ends with one
+    last_text: str = ""  # its source on one line, e.g. "(x + x)" for "(x +\n x)"
 
     @property
     def codes(self) -> tuple[CodeType, ...]:
@@ -102,16 +105,18 @@ def compile_cell(shell: Any, cell: str) -> CellCode:
     Raises SyntaxError as a normal cell would.
     """
     source = shell.transform_cell(cell)
-    filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+    filename = shell.compile.cache(source, cell_number(shell), raw_code=cell)
     tree = shell.compile.ast_parse(source, filename=filename)
     tree = shell.transform_ast(tree)
     last = None
+    last_text = ""
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
+        last_text = " ".join((ast.get_source_segment(source, last.body) or "").split())
     tree = ast.fix_missing_locations(_Binder().visit(tree))
     body = shell.compile(tree, filename, "exec")
     last_code = shell.compile(last, filename, "eval") if last else None
-    return CellCode(source, filename, body, last_code)
+    return CellCode(source, filename, body, last_code, last_text)
 
 
 @contextlib.contextmanager
@@ -119,3 +124,65 @@ def quiet() -> Iterator[None]:
     """Run with printing suppressed (the runs a student did not ask to see)."""
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         yield
+
+
+def cell_number(shell: Any) -> int:
+    """The In[N] of the cell running now, for tracebacks' `Cell In[N]`.
+
+    IPython 9 counts the cell before running it, IPython 8 after; the running
+    cell's own ExecutionResult knows its number in both.
+    """
+    running = getattr(shell.displayhook, "exec_result", None)
+    count = getattr(running, "execution_count", None)
+    return count if isinstance(count, int) else shell.execution_count
+
+
+def fail_cell(shell: Any, exc: BaseException) -> None:
+    """Show a SyntaxError as a plain cell's, and mark the running cell as failed.
+
+    Raising it through the magic would show the magic's frames; instead the
+    shell shows it as for any cell, and the cell's ExecutionResult records it,
+    so the kernel replies with an error and Run All or nbclient stop there.
+    """
+    shell.showsyntaxerror()
+    running = getattr(shell.displayhook, "exec_result", None)
+    if running is not None:
+        running.error_in_exec = exc
+
+
+_ENGINE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engine")
+
+
+def hide_engine_frames(exc: BaseException) -> None:
+    """Drop the engine's frames from the end of a traceback, so it ends at the cell's line.
+
+    An explanatory TypeError such as "int() of a Value would cut it out of the
+    graph" is raised inside ad_magic/engine; the line to fix is the student's.
+    """
+    if not isinstance(exc, TypeError):
+        return
+    tb = exc.__traceback__
+    last_outside: TracebackType | None = None
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_ENGINE):
+            last_outside = tb
+        tb = tb.tb_next
+    if last_outside is not None:
+        last_outside.tb_next = None
+
+
+def restore(ns: dict[str, Any], snapshot: dict[str, Any]) -> None:
+    """Put a namespace back as it was before a cell ran (the same dict, as IPython holds it)."""
+    ns.clear()
+    ns.update(snapshot)
+
+
+def ends_quietly(cell: str) -> bool:
+    """The cell ends with ';': as in a plain cell, its result is not displayed."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(cell).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    skip = (tokenize.ENDMARKER, tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT)
+    last = next((t for t in reversed(tokens) if t.type not in skip), None)
+    return last is not None and last.type == tokenize.OP and last.string == ";"

@@ -105,12 +105,13 @@ def dual_run(tracer: Tracer, seed_input: Input, seed_idx: tuple[int, ...]) -> li
         else:
             ns[inp.name] = Dual(inp.data, 1.0 if seeded else 0.0)
     made: list[Dual] = []
+    outer = dual.on_create
     dual.on_create = made.append
     try:
         with quiet():
             tracer.run(ns, ignore)
     finally:
-        dual.on_create = None
+        dual.on_create = outer
     return made
 
 

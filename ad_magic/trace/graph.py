@@ -81,6 +81,8 @@ class Graph:
 
     nodes: list[Node]
     output: str
+    # The output's name where its node has another: `-o y` with y = x, the input itself.
+    output_name: str = ""
 
     def __post_init__(self) -> None:
         self.by_id = {n.id: n for n in self.nodes}

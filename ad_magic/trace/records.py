@@ -70,6 +70,8 @@ def build_graph(
     graph = Graph(nodes, output=ids[id(out)])
     if not graph[graph.output].name:
         graph[graph.output].name = out_name or "out"
+    elif out_name and graph[graph.output].name != out_name:
+        graph.output_name = out_name  # the output is a node named otherwise, e.g. the input
     return graph, values, len(older)
 
 

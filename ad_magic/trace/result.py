@@ -96,7 +96,7 @@ class GradResult:
     # -- the numbers -----------------------------------------------------
     @property
     def output(self) -> str:
-        return self.graph[self.graph.output].name
+        return self.graph.output_name or self.graph[self.graph.output].name
 
     @property
     def value(self) -> float:

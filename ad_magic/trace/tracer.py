@@ -61,6 +61,7 @@ class Tracer:
         __tracebackhide__ = True  # tracebacks start at the cell, as for a normal cell
         added = {k: f for k, f in FUNCTIONS.items() if k not in ns}
         added[BIND] = bind
+        outer = ns.get(BIND)  # a %%grad run from inside a %%grad cell: the outer's
         ns.update(added)
         try:
             exec(self.code.body, ns)
@@ -69,6 +70,8 @@ class Tracer:
             for k, f in added.items():
                 if ns.get(k) is f:
                     del ns[k]
+            if outer is not None:
+                ns[BIND] = outer
 
     def _pick(self, ns: dict[str, Any], last: Any, bound_last: str | None) -> tuple[str, Any]:
         """The output's name and object: --out, else a final expression, else the last binding.
@@ -88,9 +91,7 @@ class Tracer:
         return "", last
 
     def _last_text(self) -> str:
-        tail = (
-            self.code.source.strip().splitlines()[-1].strip() if self.code.source.strip() else ""
-        )
+        tail = self.code.last_text
         return tail if len(tail) <= 40 else "_"
 
     def run_plain(self, values: dict[str, Any]) -> float:
@@ -138,11 +139,12 @@ class Tracer:
         self.namespace.update(leaves)
         bindings = Bindings()
         recorder = Recorder(self.code.codes)
+        outer = value.on_create  # a trace running this one (a nested %%grad) records on after
         value.on_create = recorder
         try:
             last = self.run(self.namespace, bindings)
         finally:
-            value.on_create = None
+            value.on_create = outer
             recorder.release()
         name, out = self._pick(self.namespace, last, bindings.last or bindings.last_any)
         out = self._scalar_output(name, out)

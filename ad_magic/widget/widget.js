@@ -195,7 +195,7 @@ function render({ model, el }) {
       const rec = byId.get(id);
       if (!rec) continue;
       for (const text of g.querySelectorAll("text")) {
-        if (text.textContent.startsWith("value ")) text.textContent = `value ${rec.value}`;
+        if (text.classList.contains("value")) text.textContent = `value ${rec.value}`;
       }
       const line = modeLine(g, seedIndex);
       if (!line) continue;

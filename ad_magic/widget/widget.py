@@ -15,6 +15,7 @@ group opens it (a new layout, by necessity).
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ class GradWidget(anywidget.AnyWidget):
         tracer = result.tracer
         self.source = tracer.code.source.rstrip("\n") if tracer else ""
         self.inputs = [
-            {"name": inp.name, "value": inp.data}
+            {"name": inp.name, "value": json_number(inp.data)}
             for inp in (tracer.inputs if tracer else [])
             if isinstance(inp.data, float)
         ]
@@ -256,6 +257,14 @@ def _record(node: Any, unit: str, hide: Concealment) -> dict[str, Any]:
     }
 
 
+def json_number(x: float) -> float | str:
+    """A number as valid JSON: nan and ±inf as JavaScript's spelling ("NaN", "Infinity"),
+    which Number() in the browser and float() here read back."""
+    if math.isfinite(x):
+        return x
+    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+
+
 def cost_line(result: GradResult) -> str:
     """Forward against reverse mode on this very graph."""
     n_in = sum(1 for n in result.graph if n.kind == "input")
@@ -283,7 +292,8 @@ def conceal_svg(svg: str, result: GradResult) -> str:
     for node in result.graph:
         if node.name and node.name in hide.values:
             svg = re.sub(
-                rf"(<title>{node.id}</title>.*?>value )[^<]*(</text>)", rf"\1{HIDDEN}\2", svg,
+                rf'(<title>{node.id}</title>.*?<text class="value"[^>]*>value )[^<]*(</text>)',
+                rf"\1{HIDDEN}\2", svg,
                 count=1, flags=re.S,
             )  # fmt: skip
     return svg

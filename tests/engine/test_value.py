@@ -131,10 +131,36 @@ def test_control_flow_on_values():
     assert y.data == 1.0 and x.grad == pytest.approx(-1.0)
 
 
-@pytest.mark.parametrize("convert", [float, int, math.sin, math.exp, math.sqrt])
+@pytest.mark.parametrize("convert", [float, math.sin, math.exp, math.sqrt])
 def test_plain_float_conversion_is_refused_with_the_fix(convert):
     with pytest.raises(TypeError, match=r"cut it out of the graph.*\.data.*np\.sin"):
         convert(Value(0.5))
+
+
+@pytest.mark.parametrize(
+    ("convert", "named"),
+    [
+        (int, "int() of a {}"),
+        (round, "round() of a {}"),
+        (lambda v: round(v, 2), "round() of a {}"),
+        (math.floor, "math.floor() of a {}"),
+        (math.ceil, "math.ceil() of a {}"),
+        (math.trunc, "math.trunc() of a {}"),
+        (complex, "complex() of a {}"),
+        (lambda v: v.item(), ".item() of a {}"),
+        (lambda v: [1, 2][v], "a {} used as an integer"),
+        (lambda v: range(v), "a {} used as an integer"),
+    ],
+    ids=["int", "round", "round2", "floor", "ceil", "trunc", "complex", "item", "index", "range"],
+)
+@pytest.mark.parametrize("cls", [Value, Dual])
+def test_each_conversion_names_what_was_called(cls, convert, named):
+    with pytest.raises(TypeError) as err:
+        convert(cls(0.5))
+    message = str(err.value)
+    assert message.startswith(named.format(cls.__name__)), message
+    assert "cut it out of the graph" in message and f".{cls.primal_name}" in message
+    assert "float()" not in message
 
 
 def test_format_uses_data():

@@ -18,7 +18,15 @@ import pytest
 from ad_magic import Value
 from ad_magic.render import config, save, summary, to_dot, to_html, to_svg
 from ad_magic.render.groups import View
-from ad_magic.render.layout import LayoutError, layout, which_backend
+from ad_magic.render.layout import (
+    MAX_DEPTH,
+    MAX_LABEL,
+    LayoutError,
+    _wasm,
+    layout,
+    longest_path,
+    which_backend,
+)
 from ad_magic.trace.graph import Graph
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -199,6 +207,8 @@ NASTY = [
     "trailing\\",
     "naïve β ∂y/∂x 𝛼 数",
     "line\nbreak",
+    "nul\x00x bell\x07 esc\x1b",
+    "value of w",
 ]
 
 
@@ -215,8 +225,33 @@ def test_names_render_literally(backend: str) -> None:
     for node in graph:
         if node.name:
             first = next(nodes[node.id].iter(f"{SVG}text")).text
-            assert first == node.name.replace("\n", "\\n")
+            assert first == printable(node.name) and "\x00" not in first
     assert "Say" not in summary(graph) and 'say "hi"' in summary(graph)
+
+
+def printable(name: str) -> str:
+    """A name as a box shows it: control characters as their Python escapes."""
+    return "".join(repr(c)[1:-1] if ord(c) < 32 or ord(c) == 127 else c for c in name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_control_characters_and_value_labels_make_valid_svg(backend: str) -> None:
+    # Names reach the SVG also as seeds of the forward-mode lines ("d/dnul\x00x 1").
+    config.backend = backend
+    w, v = Value(2.0, label="nul\x00x"), Value(3.0, label="value of w")
+    y = w * v
+    y.backward()
+    graph = Graph.from_value(y)
+    for node in graph:
+        node.tangents = {w.label: 1.0, v.label: 0.0}
+    svg = to_svg(graph, mode="forward", seed=w.label)
+    assert "\x00" not in svg
+    nodes = svg_nodes(parse(svg))  # valid XML
+    for node in graph:
+        values = [t for t in nodes[node.id].iter(f"{SVG}text") if t.get("class") == "value"]
+        assert [t.text for t in values] == [f"value {node.value:.4g}"]  # the value line only
+    texts = [t.text for t in nodes[graph.output].iter(f"{SVG}text")]
+    assert "d/dnul\\x00x 1" in texts
 
 
 def test_a_user_name_never_becomes_markup_in_html() -> None:
@@ -347,6 +382,43 @@ def test_a_slow_layout_is_stopped_with_a_message_and_the_next_one_works(backend:
 def test_bad_dot_gives_a_layout_error(backend: str) -> None:
     with pytest.raises(LayoutError, match="Graphviz"):
         layout("digraph { a -> ", backend=backend)
+
+
+def chain_dot(edges: int) -> str:
+    return "digraph {\n" + "\n".join(f"n{i} -> n{i + 1}" for i in range(edges)) + "\n}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_both_backends_have_the_same_limits_and_one_line_reasons(backend: str) -> None:
+    label = 'digraph { a [label="' + "x" * MAX_LABEL + '"] }'
+    assert b"<svg" in layout(label, backend=backend)
+    longer = label.replace('"x', '"xx')
+    with pytest.raises(LayoutError) as err:
+        layout(longer, backend=backend)
+    assert str(err.value) == (
+        f"a label of {MAX_LABEL + 1:,} characters is longer than Graphviz takes "
+        f"({MAX_LABEL:,}); shorten it"
+    )
+    with pytest.raises(LayoutError) as err:
+        layout(chain_dot(MAX_DEPTH + 1), backend=backend)
+    assert str(err.value).startswith(f"the graph is {MAX_DEPTH + 1:,} edges deep")
+    assert "\n" not in str(err.value)
+
+
+def test_the_wasm_layout_manages_deep_graphs_and_says_why_it_stops() -> None:
+    assert b"<svg" in layout(chain_dot(7_500), backend="wasm", timeout=60)
+    with pytest.raises(LayoutError) as err:  # past the limit, were it not checked
+        _wasm.render(chain_dot(40_000), "svg", 60)
+    assert str(err.value) == (
+        "The WebAssembly Graphviz failed: its call stack ran out (the graph is too deep)"
+    )
+    assert b"<svg" in layout("digraph { a -> b }", backend="wasm")  # and it works again
+
+
+def test_longest_path() -> None:
+    assert longest_path([]) == 0
+    assert longest_path([("a", "b"), ("b", "c"), ("a", "c")]) == 2
+    assert longest_path([("a", "b"), ("b", "a"), ("c", "d")]) == 1  # a cycle counts nothing
 
 
 def test_to_html_falls_back_to_the_message_and_a_summary(monkeypatch: pytest.MonkeyPatch) -> None:

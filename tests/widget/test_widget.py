@@ -203,3 +203,32 @@ def test_a_kernel_gets_the_widget_and_a_static_fallback_in_one_bundle():
     assert "dy/dx = -2.982" in data["text/html"] and "dy/dx = -2.982" in data["text/plain"]
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     assert any(m["model_name"] == "AnyModel" for m in state.values())  # saved for nbconvert
+
+
+@pytest.mark.parametrize(
+    ("value", "sent"),
+    [("float('nan')", "NaN"), ("float('inf')", "Infinity"), ("-1e309", "-Infinity")],
+)
+def test_state_is_valid_json_for_nan_and_inf(shell, value, sent):
+    w = GradWidget(trace(shell, f"x={value} w=2.0", "y = x * w"))
+    state = {k: v for k, v in w.get_state().items() if not isinstance(v, bytes)}
+    json.dumps(state, allow_nan=False)  # what the kernel's message packer demands
+    assert w.inputs == [{"name": "x", "value": sent}, {"name": "w", "value": 2.0}]
+    assert repr(float(sent)) == repr(w.result.tracer.inputs[0].data)  # and reads back
+
+
+def test_a_nan_input_reaches_the_browser_in_a_kernel():
+    import nbclient
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext ad_magic"),
+        nbformat.v4.new_code_cell("%%grad x=float('nan')\ny = x * 2"),
+    ]
+    nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    outputs = nb.cells[1].outputs
+    assert [o["output_type"] for o in outputs] == ["execute_result"]  # nothing on stderr
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    (model,) = [m["state"] for m in state.values() if m["model_name"] == "AnyModel"]
+    assert model["inputs"] == [{"name": "x", "value": "NaN"}]
