@@ -113,6 +113,36 @@ def test_a_label_is_shown_with_its_variable(ip):
     assert all(e.right for e in ip.user_ns["_grad"].expectations)  # the variable still answers
 
 
+def test_a_declared_input_rebound_by_the_cell_gets_a_note(ip):
+    ip.user_ns["Value"] = Value
+    run(ip, "%%grad a=2.0 b=-3.0\na = Value(2.0, label='a')\ny = a * b")
+    g = ip.user_ns["_grad"]
+    assert g.grads == {"a": 0.0, "b": 2.0}
+    assert g.notes[0] == (
+        "line 1 rebinds input a to a new Value, so the input is not used; "
+        "remove that line or drop a from the magic line"
+    )
+    assert not any("does not depend on a" in n for n in g.notes)
+    run(ip, "%%grad a=2.0\na = a * 3\ny = a + 1")  # rebinding to an operation is fine
+    assert ip.user_ns["_grad"].notes == [] and ip.user_ns["_grad"].grads == {"a": 3.0}
+
+
+def test_the_output_of_a_loop_is_never_a_leaf_or_a_loop_variable(ip):
+    ip.user_ns["Value"] = Value
+    run(ip, "ps = [Value(1.0), Value(2.0)]\nqs = [p * 2 for p in ps]")
+    cell = "%%grad x=1.0\nh = x * 1\nfor i in range(3):\n    h = h * 2 + 1\n"
+    run(ip, cell + "for p in ps:\n    p.grad = 0.0\nfor q in qs:\n    z = q")
+    g = ip.user_ns["_grad"]
+    assert g.value == 15.0 and g.grads == {"x": 8.0}
+    assert g.notes == [
+        "the output is h (its last value, line 3), not p, q, z; pick another with -o NAME"
+    ]
+    run(ip, "%%grad x=1.0\nys = [x * 2, x * 3]\nfor y in ys:\n    pass")  # made in the cell
+    assert ip.user_ns["_grad"].value == 3.0
+    run(ip, "%%grad x=1.0\ny = x * 2")  # one plain binding: no note
+    assert ip.user_ns["_grad"].notes == []
+
+
 def test_user_function_nodes_map_to_the_calling_line(ip):
     run(ip, "def f(u):\n    return u * u + 1\n")
     run(ip, "%%grad x=2.0\nz = 3 * x\ny = f(z)")

@@ -6,8 +6,8 @@ normal cell, and tracebacks show the cell's lines). Two changes are made:
 
 - every assignment to a plain name at the cell's top level (`h = ...`,
   `h += ...`, `a, b = ...`, `for h in ...`) also reports the name and value to
-  a callback, so that each traced value can be shown under the variable it
-  was bound to;
+  a callback (and, for a loop variable, that it is one), so that each traced
+  value can be shown under the variable it was bound to;
 - a final expression is compiled separately, so its value can be the output.
 
 Code positions (Python 3.11 `co_positions`) are untouched: the callback wraps
@@ -69,7 +69,7 @@ class _Binder(ast.NodeTransformer):
 
     def visit_For(self, node: ast.For) -> ast.AST:
         self.generic_visit(node)
-        node.body[:0] = [_report(n, node.target) for n in _names(node.target)]
+        node.body[:0] = [_report(n, node.target, loop=True) for n in _names(node.target)]
         return node
 
 
@@ -84,13 +84,13 @@ def _names(target: ast.AST) -> list[str]:
     return []
 
 
-def _report(name: str, where: ast.AST) -> ast.stmt:
-    """`BIND('name', name)` as a statement, placed at `where` for tracebacks."""
-    call = ast.Call(
-        func=ast.Name(BIND, ast.Load()),
-        args=[ast.Constant(name), ast.Name(name, ast.Load())],
-        keywords=[],
-    )
+def _report(name: str, where: ast.AST, loop: bool = False) -> ast.stmt:
+    """`BIND('name', name)` as a statement, placed at `where` for tracebacks;
+    `BIND('name', name, True)` for a loop variable."""
+    args: list[ast.expr] = [ast.Constant(name), ast.Name(name, ast.Load())]
+    if loop:
+        args.append(ast.Constant(True))
+    call = ast.Call(func=ast.Name(BIND, ast.Load()), args=args, keywords=[])
     stmt = ast.Expr(call)
     for n in ast.walk(stmt):
         ast.copy_location(n, where)

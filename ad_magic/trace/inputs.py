@@ -4,17 +4,21 @@
 made into leaves of whichever kind a run needs (Value, Dual or plain float).
 `Bindings` is the callback the compiled cell reports its top-level
 assignments to, so that each traced value is shown under its variable's name;
-rebinding a name gives h, h', h'', then h@3.
+rebinding a name gives h, h', h'', then h@3. It also keeps every binding of a
+Value in order (for choosing the output) and notes each line that rebinds a
+declared input to a new leaf.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ad_magic.engine.ops import INPUT
 from ad_magic.engine.value import Value
 
 
@@ -51,12 +55,21 @@ class Bindings:
     versions: dict[str, int] = field(default_factory=dict)  # name -> bindings so far
     last: str | None = None  # the last name bound to a traced value or array
     last_any: str | None = None  # the last name bound to anything
+    # (name, value, a loop variable?, line) of each binding to a Value, in order
+    bound: list[tuple[str, Value, bool, int]] = field(default_factory=list)
+    declared: dict[str, set[int]] = field(default_factory=dict)  # input -> ids of its leaves
+    rebound: dict[str, int] = field(default_factory=dict)  # input -> first line rebinding it
 
-    def __call__(self, name: str, obj: Any) -> None:
+    def __call__(self, name: str, obj: Any, loop: bool = False) -> None:
         self.last_any = name
         if isinstance(obj, Value):
             self._name(obj, name)
             self.last = name
+            line = sys._getframe(1).f_lineno  # the cell's line (BIND sits at the assignment)
+            self.bound.append((name, obj, loop, line))
+            leaves = self.declared.get(name)
+            if leaves is not None and obj._fn is INPUT and id(obj) not in leaves:
+                self.rebound.setdefault(name, line)
         elif isinstance(obj, np.ndarray) and obj.dtype == object:
             for idx in np.ndindex(obj.shape):
                 item = obj[idx]
@@ -72,5 +85,5 @@ class Bindings:
         self.names[id(node)] = name if k == 0 else (name + "'" * k if k < 3 else f"{name}@{k}")
 
 
-def ignore(name: str, obj: Any) -> None:
+def ignore(name: str, obj: Any, loop: bool = False) -> None:
     """The binding callback for runs that name nothing."""

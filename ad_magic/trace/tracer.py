@@ -23,6 +23,7 @@ from ad_magic.engine.value import Value
 from ad_magic.trace.cellcode import BIND, CellCode, quiet
 from ad_magic.trace.forward import forward_passes
 from ad_magic.trace.inputs import Bindings, Input, ignore
+from ad_magic.trace.output import Choice, choose
 from ad_magic.trace.recorder import Recorder
 from ad_magic.trace.records import backward_into, build_graph, graph_of_value, unused_notes
 from ad_magic.trace.result import GradResult
@@ -49,6 +50,7 @@ class Tracer:
         self.namespace = namespace
         self.out = out
         self.snapshot = dict(namespace)  # the namespace before the cell ran
+        self.output_note = ""  # which binding was taken as the output, if not plain
         self.lines = code.source.splitlines()
 
     # -- running the cell -------------------------------------------------
@@ -73,8 +75,11 @@ class Tracer:
             if outer is not None:
                 ns[BIND] = outer
 
-    def _pick(self, ns: dict[str, Any], last: Any, bound_last: str | None) -> tuple[str, Any]:
-        """The output's name and object: --out, else a final expression, else the last binding.
+    def _pick(
+        self, ns: dict[str, Any], last: Any, bound_last: str | None, choice: Choice | None = None
+    ) -> tuple[str, Any]:
+        """The output's name and object: --out, else a final expression, else the chosen
+        binding (see output.py), else the last binding.
 
         The first trace settles which; later runs (finite differences, live
         inputs) take the output from the same place.
@@ -85,6 +90,11 @@ class Tracer:
             return self.out, ns[self.out]
         if self.code.last is not None and isinstance(last, (Value, Dual, float, int, np.ndarray)):
             return self._last_text(), last
+        if choice is not None:
+            if ns.get(choice.name) is choice.value:
+                self.out = choice.name
+            self.output_note = choice.note
+            return choice.name, choice.value
         if bound_last is not None:
             self.out = bound_last
             return bound_last, ns[bound_last]
@@ -138,6 +148,10 @@ class Tracer:
         }
         self.namespace.update(leaves)
         bindings = Bindings()
+        bindings.declared = {
+            name: {id(v) for v in (x.flat if isinstance(x, np.ndarray) else [x])}
+            for name, x in leaves.items()
+        }
         recorder = Recorder(self.code.codes)
         outer = value.on_create  # a trace running this one (a nested %%grad) records on after
         value.on_create = recorder
@@ -146,12 +160,13 @@ class Tracer:
         finally:
             value.on_create = outer
             recorder.release()
-        name, out = self._pick(self.namespace, last, bindings.last or bindings.last_any)
-        out = self._scalar_output(name, out)
-        graph, values, older = build_graph(out, name, leaves, recorder, bindings, self.lines)
         own = {
             id(v) for x in leaves.values() for v in (x.flat if isinstance(x, np.ndarray) else [x])
         }
+        choice = choose(bindings.bound, {id(v) for v in recorder.made}, own)
+        name, out = self._pick(self.namespace, last, bindings.last or bindings.last_any, choice)
+        out = self._scalar_output(name, out)
+        graph, values, older = build_graph(out, name, leaves, recorder, bindings, self.lines)
         backward_into(out, graph, values, keep=[v for v in values[:older] if id(v) not in own])
         ids = {id(v): node.id for v, node in zip(values, graph.nodes, strict=True)}
         input_ids = {
@@ -160,7 +175,15 @@ class Tracer:
             else ids.get(id(x))
             for name, x in leaves.items()
         }
-        result = GradResult(self, graph, input_ids, unused_notes(graph, values, leaves))
+        notes = [
+            f"line {line} rebinds input {name} to a new Value, so the input is not used; "
+            f"remove that line or drop {name} from the magic line"
+            for name, line in bindings.rebound.items()
+        ]
+        kept = {k: x for k, x in leaves.items() if k not in bindings.rebound}  # said above
+        notes += unused_notes(graph, values, kept)
+        notes += [self.output_note] if self.output_note else []
+        result = GradResult(self, graph, input_ids, notes)
         ops = [v for v in recorder.made if v._prev]  # every op node the run made, in order
         forward_passes(
             self,

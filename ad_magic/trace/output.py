@@ -1,0 +1,68 @@
+"""Which value of a cell is its output, when neither `-o` nor a final expression says.
+
+A cell with loops binds many names many times: `for p in n.parameters():`
+binds each parameter to `p`, a training loop binds `loss` once per step. The
+output is the last binding of an operation node that depends on the inputs:
+never a leaf (a parameter, an input), never a loop variable running over
+Values made before the cell. When that is not simply the cell's last
+binding, or the name was bound more than once, a note says which value was
+taken and how to pick another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from ad_magic.engine.ops import INPUT
+from ad_magic.engine.value import Value
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The chosen output: its name, value and a note ('' when the choice is plain)."""
+
+    name: str
+    value: Value
+    note: str
+
+
+def depends_on(v: Value, wanted: Callable[[Value], bool]) -> bool:
+    """Whether some ancestor of v (v included) is wanted: an explicit stack, no recursion."""
+    seen = {id(v)}
+    stack = [v]
+    while stack:
+        u = stack.pop()
+        if wanted(u):
+            return True
+        for p in u._prev:
+            if id(p) not in seen:
+                seen.add(id(p))
+                stack.append(p)
+    return False
+
+
+def choose(
+    bound: list[tuple[str, Value, bool, int]],
+    made: Collection[int],
+    inputs: Collection[int] | None,
+) -> Choice | None:
+    """The last binding of an op node that depends on the inputs (ids of their leaves;
+    None: any leaf), skipping loop variables over Values made before the cell (made:
+    ids of the Values the cell made)."""
+    if inputs is None:
+        wanted: Callable[[Value], bool] = lambda u: u._fn is INPUT  # noqa: E731
+    else:
+        wanted = lambda u: id(u) in inputs  # noqa: E731
+    for k in range(len(bound) - 1, -1, -1):
+        name, v, loop, line = bound[k]
+        if not v._prev or (loop and id(v) not in made) or not depends_on(v, wanted):
+            continue
+        times = sum(1 for b in bound if b[0] == name)
+        later = {b[0] for b in bound[k + 1 :]}
+        if not later and times == 1:
+            return Choice(name, v, "")
+        what = f"its last value, line {line}" if times > 1 else f"line {line}"
+        passed = f", not {', '.join(sorted(later))}" if later else ""
+        return Choice(name, v, f"the output is {name} ({what}){passed}; pick another with -o NAME")
+    return None
