@@ -111,6 +111,9 @@ class GradMagics(Magics):
     )
     @argument("--check", action="store_true", help="Compare with central differences.")
     @argument("--text", action="store_true", help="Plain-text display.")
+    @argument("--save", metavar="PATH", action="append", help="Also write the result to PATH "
+              "(repeatable): .html an interactive page, .svg, .png, .dot, .gif the animated "
+              "pass.")  # fmt: skip
     @argument("--expect", metavar="SPEC", help='Your answers, marked right or wrong: '
               '"dy/dx=-2.98, dy/dw=0.1, y=-0.108" (quoted; derivatives of the output by '
               'inputs or named values, and values).')  # fmt: skip
@@ -164,6 +167,11 @@ class GradMagics(Magics):
         ns["_grad"] = result
         if args.result:
             ns[args.result] = result
+        for path in args.save or []:
+            try:
+                result.save(path, result.mode, result.seed)
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise UsageError(f"--save {path}: {exc}") from None
         if ends_quietly(cell):
             return None
         return result.as_text() if (args.text or self.text) else result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from ad_magic.render.animate import animated_svg  # registers save(..., animate=True)
 from ad_magic.render.draw import (
     Config,
     config,
@@ -30,6 +31,7 @@ __all__ = [
     "Config",
     "LayoutError",
     "View",
+    "animated_svg",
     "config",
     "save",
     "summary",

@@ -8,6 +8,7 @@ finite differences (`.check()`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -55,6 +56,9 @@ class Hooks:
     lines: list[Callable[[GradResult], list[str]]] = field(default_factory=list)
     mimebundle: Callable[[GradResult], dict[str, Any]] | None = None
     draw: Any = None  # the render package: to_dot, to_svg, save
+    # save() by suffix, beyond draw's: ".html" (widget.export), ".gif" and
+    # ".svg animated" (render.animate); each called as saver(result, path, mode, seed).
+    savers: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 hooks = Hooks()
@@ -250,8 +254,17 @@ class GradResult:
         """The laid-out graph as SVG."""
         return _draw().to_svg(self.graph, mode=mode, seed=seed)
 
-    def save(self, path: Any, mode: str = "reverse", seed: str | None = None) -> Any:
-        """Write the graph to path: .svg, .png or .dot by its suffix."""
+    def save(
+        self, path: Any, mode: str = "reverse", seed: str | None = None, animate: bool = False
+    ) -> Any:
+        """Write the graph to path by its suffix: .svg, .png, .dot, .gif (the pass, animated)
+        or .html (an interactive page); animate=True makes an .svg the animated pass."""
+        suffix = os.path.splitext(str(path))[1].lower()
+        saver = hooks.savers.get(f"{suffix} animated" if animate else suffix)
+        if saver is not None:
+            return saver(self, path, mode=mode, seed=seed)
+        if animate:
+            raise ValueError(f"animate=True writes .svg or .gif files, not {path!s}")
         return _draw().save(self.graph, path, mode=mode, seed=seed)
 
     def as_text(self) -> TextOnly:

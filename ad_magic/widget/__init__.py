@@ -4,6 +4,7 @@ Imports rendering, classroom, trace and engine.
 """
 
 from ad_magic.widget.display import mimebundle  # registers the rich display of a result
+from ad_magic.widget.export import page_html, save_page  # registers save("trace.html")
 from ad_magic.widget.widget import GradWidget
 
-__all__ = ["GradWidget", "mimebundle"]
+__all__ = ["GradWidget", "mimebundle", "page_html", "save_page"]

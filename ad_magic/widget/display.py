@@ -1,15 +1,24 @@
 """How a GradResult shows itself: a live widget, static HTML, or text.
 
-In a notebook with a kernel, the output's mime bundle carries the widget
-view and, beside it, a static SVG and node table for places where widgets
-cannot render (nbconvert HTML, GitHub, an untrusted notebook). In terminal
-IPython it is text only, and nothing is laid out.
+In a notebook with a kernel a result is two outputs: first a static copy (SVG,
+gradients, node table; `text/html`), then the live widget. The copy is for
+every page where widgets cannot render: GitHub, an untrusted notebook, and
+nbconvert's HTML, whose default path (`--execute`, widget state saved) picks
+the widget view over any other representation in the same output and, offline,
+has no widget manager to draw it. A separate output is the only way its
+static copy is shown too. Where the widget does render (JupyterLab, Notebook 7,
+VS Code, an nbconvert page whose html-manager loads) it hides its copy, found
+by the `twin` token both carry. In terminal IPython it is text only, and nothing
+is laid out.
 """
 
 from __future__ import annotations
 
 import html
+import uuid
 from typing import Any
+
+from IPython.display import publish_display_data
 
 from ad_magic import render
 from ad_magic.classroom.homework import concealment
@@ -27,10 +36,11 @@ def in_kernel() -> bool:
     return getattr(get_ipython(), "kernel", None) is not None
 
 
-def static_html(result: GradResult, graph_html: str | None = None) -> str:
+def static_html(result: GradResult, graph_html: str | None = None, twin: str = "") -> str:
     """The graph as SVG, the gradients and a node table, as one HTML fragment.
 
-    graph_html is the graph already drawn (the widget's), so it is not laid out twice.
+    graph_html is the graph already drawn (the widget's), so it is not laid out twice;
+    twin is the token of the widget that hides this copy when it renders.
     """
     esc = html.escape
     hide = concealment(result)  # --quiz and --expect keep derivatives back
@@ -45,11 +55,12 @@ def static_html(result: GradResult, graph_html: str | None = None) -> str:
         f"<td>{n.line or ''}</td></tr>"
         for n in result.nodes[:TABLE_ROWS]
     )
+    mark = f' data-ad-twin="{esc(twin)}"' if twin else ""
     more = len(result.nodes) - TABLE_ROWS
     if more > 0:
         rows += f'<tr><td colspan="6">… and {more} more nodes</td></tr>'
     return (
-        f'<div class="ad-magic-static">'
+        f'<div class="ad-magic-static"{mark}>'
         f"<p><b>{esc(result.output)} = {hide.value(result.output, num(result.value))}</b></p>"
         f"<ul>{grads}{notes}</ul>"
         f"{graph_html or conceal_svg(render.to_html(result.graph), result)}"
@@ -63,15 +74,18 @@ def _shown(g: Any) -> str:
 
 
 def mimebundle(result: GradResult) -> dict[str, Any]:
-    """What IPython displays for a result."""
-    bundle: dict[str, Any] = {"text/plain": result.summary()}
+    """What IPython displays for a result: in a kernel, the static copy is published
+    first as an output of its own, and the widget view is returned."""
     if not in_kernel():
-        return bundle
-    result.widget = GradWidget(result)
-    bundle["text/html"] = static_html(result, result.widget.svg)  # one layout serves both
-    view = result.widget._repr_mimebundle_()
+        return {"text/plain": result.summary()}
+    result.widget = widget = GradWidget(result)
+    widget.twin = uuid.uuid4().hex
+    static = static_html(result, widget.svg, widget.twin)  # one layout serves both
+    publish_display_data({"text/html": static, "text/plain": result.summary()})
+    view = widget._repr_mimebundle_()
     data = view[0] if isinstance(view, tuple) else view  # (data, metadata) in ipywidgets 8
     key = "application/vnd.jupyter.widget-view+json"
+    bundle: dict[str, Any] = {"text/plain": repr(result)}
     if data and key in data:
         bundle[key] = data[key]
     return bundle

@@ -32,8 +32,26 @@ function doneUpTo(page, k) {
   return done;
 }
 
+// -- with no kernel (a saved notebook's widget state, the standalone page) ------
+// A small graph's passes travel whole in `archive`: any step of any pass is there.
+function archived(model, key) {
+  const steps = (model.get("archive") || {})[key];
+  return steps ? { key, start: 0, steps, done: {} } : null;
+}
+
+// The static copy of this graph that pages without widgets show (data-ad-twin):
+// hidden once the widget itself is up.
+function hideTwin(model) {
+  const twin = model.get("twin");
+  if (!twin) return;
+  for (const copy of document.querySelectorAll(`[data-ad-twin="${CSS.escape(twin)}"]`)) {
+    (copy.closest(".jp-OutputArea-child") || copy).style.display = "none";
+  }
+}
+
 function render({ model, el }) {
   el.classList.add("ad-magic");
+  hideTwin(model);
   let timer = null;
   let zoom = 1, panX = 0, panY = 0;
 
@@ -99,7 +117,7 @@ function render({ model, el }) {
   const pageFor = (k) => {
     const page = model.get("page");
     const ok = page.key === stepsKey() && k >= page.start && k < page.start + page.steps.length;
-    return ok ? page : null;
+    return ok ? page : archived(model, stepsKey());
   };
   const records = () => model.get("records");
   const quizOpen = () => { const q = model.get("quiz"); return Boolean(q && q.total !== undefined && !q.done); };

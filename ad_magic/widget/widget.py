@@ -31,6 +31,7 @@ from ad_magic.trace.steps import Step, num
 
 HERE = Path(__file__).parent
 PAGE = 500  # steps sent to the browser at a time
+ARCHIVE = 600  # passes of up to this many steps in all also travel whole (see `archive`)
 TABLE = 400  # node records sent: the drawn ones first, then named ones
 
 
@@ -63,6 +64,10 @@ class GradWidget(anywidget.AnyWidget):
     expanded: t.List[dict[str, str]] = t.List().tag(sync=True)  # open groups: {"id", "title"}
     quiz = t.Dict().tag(sync=True)  # --quiz: Quiz.state() and the last feedback; {} without
     hidden = t.Bool(False).tag(sync=True)  # derivatives kept back (--quiz, --expect)
+    # Every pass whole ({key: steps}, in page form) when small: a saved notebook's
+    # widget then steps and switches mode with no kernel (nbconvert, html-manager).
+    archive = t.Dict().tag(sync=True)
+    twin = t.Unicode("").tag(sync=True)  # the static copy beside it: data-ad-twin, hidden by JS
 
     def __init__(self, result: GradResult, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -100,6 +105,7 @@ class GradWidget(anywidget.AnyWidget):
         for seed in result.seeds:
             self._steps[f"forward:{seed}"] = result.steps("forward", seed)
         self.counts = {key: len(steps) for key, steps in self._steps.items()}
+        self._archive()
         self.seeds = result.seeds
         tracer = result.tracer
         self.source = tracer.code.source.rstrip("\n") if tracer else ""
@@ -131,8 +137,15 @@ class GradWidget(anywidget.AnyWidget):
             return
         self.page = self._page(key, start)
 
-    def _page(self, key: str, start: int) -> dict[str, Any]:
-        """Steps [start, start + PAGE) of a pass, in drawn boxes, with what steps before set.
+    def _archive(self) -> None:
+        self.archive = self.passes() if sum(self.counts.values()) <= ARCHIVE else {}
+
+    def passes(self) -> dict[str, list[list[Any]]]:
+        """Every pass whole, steps as pages hold them: {"reverse": [...], "forward:x": ...}."""
+        return {key: self._page(key, 0, len(steps))["steps"] for key, steps in self._steps.items()}
+
+    def _page(self, key: str, start: int, size: int = PAGE) -> dict[str, Any]:
+        """Steps [start, start + size) of a pass, in drawn boxes, with what steps before set.
 
         Each step is [node, box, edges between boxes, equation, total]; `done`
         maps each recorded node that earlier steps reached to its total then.
@@ -159,7 +172,7 @@ class GradWidget(anywidget.AnyWidget):
         done = {s.node: total(s) for s in steps[:start] if s.node in shown}
         unit = self._unit
         page = []
-        for s in steps[start : start + PAGE]:
+        for s in steps[start : start + size]:
             edges = {(unit[p], unit[c]) for p, c in s.edges if unit[p] != unit[c]}
             page.append([s.node, unit[s.node], sorted(map(list, edges)), equation(s), total(s)])
         return {"key": key, "start": start, "steps": page, "done": done}
@@ -200,6 +213,7 @@ class GradWidget(anywidget.AnyWidget):
         mode = quiz.questions[0].step.mode if quiz.questions else "reverse"
         if state["step"] is not None:  # show the pass up to the step being asked
             self.page = {}  # the answered part of the pass grew: send it again
+            self._archive()
             self.mode = mode
             self.step = max(0, state["step"] - 1)
             self._turn_page()
