@@ -138,7 +138,9 @@ class GradWidget(anywidget.AnyWidget):
         self.page = self._page(key, start)
 
     def _archive(self) -> None:
-        self.archive = self.passes() if sum(self.counts.values()) <= ARCHIVE else {}
+        quiz = self.result.quiz  # an open quiz sends the answered steps only, page by page
+        small = sum(self.counts.values()) <= ARCHIVE
+        self.archive = self.passes() if small and (quiz is None or quiz.done) else {}
 
     def passes(self) -> dict[str, list[list[Any]]]:
         """Every pass whole, steps as pages hold them: {"reverse": [...], "forward:x": ...}."""
@@ -213,7 +215,6 @@ class GradWidget(anywidget.AnyWidget):
         mode = quiz.questions[0].step.mode if quiz.questions else "reverse"
         if state["step"] is not None:  # show the pass up to the step being asked
             self.page = {}  # the answered part of the pass grew: send it again
-            self._archive()
             self.mode = mode
             self.step = max(0, state["step"] - 1)
             self._turn_page()

@@ -46,6 +46,8 @@ def test_state_from_the_chapter_example(chapter):
     assert "1 pass" in w.cost and "one backward pass" in w.cost
     assert w.output == "y" and w.step == -1
     assert w.expanded == []  # a small graph is drawn whole: no groups to list
+    # Its passes also travel whole, so a saved widget steps with no kernel.
+    assert w.archive == {"reverse": w._page("reverse", 0)["steps"], "forward:x": w.page["steps"]}
 
 
 def test_stepping_selecting_and_mode_changes_are_tiny_and_keep_the_svg(chapter):
@@ -140,6 +142,7 @@ def test_long_passes_travel_in_pages(shell):
     assert set(page["done"]) == reached & shown  # totals so far, for the nodes the browser has
     w.step = PAGE + 4
     assert w.page is page  # same page: nothing sent
+    assert w.archive == {}  # too long to travel whole
 
 
 def test_quiz_hides_derivatives_and_walks_the_pass(shell):
@@ -153,6 +156,7 @@ def test_quiz_hides_derivatives_and_walks_the_pass(shell):
     q = w.quiz
     assert q["prompt"] == "grad(b) = ?" and q["step"] == 1 and w.step == 0 and w.mode == "reverse"
     assert len(w.page["steps"]) == 1  # only the answered part of the pass reaches the browser
+    assert w.archive == {}  # nor in any other form
     assert "-0.9941" not in w.svg  # nor the edge labels, the local derivatives
     w._on_msg(w, {"type": "answer", "value": "3"}, [])
     assert w.quiz["feedback"]["right"] is False and "cos(a)" in w.quiz["feedback"]["hint"]
@@ -164,6 +168,7 @@ def test_quiz_hides_derivatives_and_walks_the_pass(shell):
         result.quiz.answer(f"{step.value:.6g}")  # answers given in code reach the widget too
     assert w.quiz["done"] and w.quiz["score"] == w.quiz["total"] == 3
     assert not w.hidden and "grad -2.982" in w.svg  # all shown once the quiz is over
+    assert w.archive["reverse"][-1][4] == "-2.982"
 
 
 def test_a_wrong_student_rule_is_flagged(shell):
@@ -185,8 +190,13 @@ def test_a_wrong_student_rule_is_flagged(shell):
         ad_magic.remove_primitive("cube")
 
 
-def test_a_kernel_gets_the_widget_and_a_static_fallback_in_one_bundle():
-    """In a real kernel (nbclient), as a notebook front end or nbconvert would see it."""
+def test_a_kernel_gets_a_static_copy_then_the_widget_as_two_outputs():
+    """In a real kernel (nbclient), as a notebook front end or nbconvert would see it.
+
+    nbconvert's HTML shows only the widget view of an output that has one (when the
+    widget state is saved), so the static copy is an output of its own, and the
+    widget knows it by the `twin` token both carry.
+    """
     import nbclient
     import nbformat
 
@@ -196,12 +206,20 @@ def test_a_kernel_gets_the_widget_and_a_static_fallback_in_one_bundle():
         nbformat.v4.new_code_cell("%%grad x=1.5\ny = sin(x**2 + 1)"),
     ]
     nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()
-    (output,) = nb.cells[1].outputs
-    data = output["data"]
-    assert "application/vnd.jupyter.widget-view+json" in data
-    assert "<svg" in data["text/html"] and "<title>n0</title>" in data["text/html"]
-    assert "dy/dx = -2.982" in data["text/html"] and "dy/dx = -2.982" in data["text/plain"]
+    static, live = nb.cells[1].outputs
+    assert static["output_type"] == "display_data"
+    html = static["data"]["text/html"]
+    assert "<svg" in html and "<title>n0</title>" in html and "dy/dx = -2.982" in html
+    assert "dy/dx = -2.982" in static["data"]["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" not in static["data"]
+    assert live["output_type"] == "execute_result"
+    view = live["data"]["application/vnd.jupyter.widget-view+json"]
+    assert live["data"]["text/plain"].startswith("<GradResult y=-0.1082")
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    model = state[view["model_id"]]["state"]  # saved for nbconvert
+    assert f'data-ad-twin="{model["twin"]}"' in html and len(model["twin"]) == 32
+    assert model["archive"]["reverse"][-1][3].endswith("= -2.982")  # every pass travels
+    assert model["archive"]["forward:x"][-1][4] == "-2.982"
     assert any(m["model_name"] == "AnyModel" for m in state.values())  # saved for nbconvert
 
 
