@@ -42,7 +42,9 @@ def test_one_keyframes_rule_per_step_valid_xml_and_no_script(fanout, tmp_path, m
     svg = path.read_text(encoding="utf-8")
     root = ET.fromstring(svg)  # valid XML
     assert root.tag == f"{SVG}svg" and "<script" not in svg.lower()
-    assert not any(el.tag.endswith("script") or el.tag.endswith("foreignObject") for el in root.iter())
+    assert not any(
+        el.tag.endswith("script") or el.tag.endswith("foreignObject") for el in root.iter()
+    )
     steps = fanout.steps(mode, seed)
     names = [n for n in keyframes(svg) if n.startswith("ad-step-")]
     assert sorted(names) == sorted(f"ad-step-{k}" for k in range(len(steps)))
@@ -95,7 +97,7 @@ def test_a_plain_svg_is_not_animated_and_kept_back_derivatives_are_not_animated(
     quiz = trace(shell, "x=1.5 --quiz", "y = sin(x**2 + 1)")
     with pytest.raises(ValueError, match="give them away"):
         animate.animated_svg(quiz)
-    with pytest.raises(ValueError, match="animate=True writes .svg or .gif"):
+    with pytest.raises(ValueError, match=r"animate=True writes \.svg or \.gif"):
         fanout.save("pass.png", animate=True)
 
 
