@@ -41,6 +41,8 @@ SECONDS = 1.2  # one frame
 MAX_STEPS = 400  # past this, an animation is no way to read a pass: use the HTML page
 LINE = 24.0  # the narration line's height, in the SVG's points
 RED = "#dc2626"
+GIF_WIDTH = 1600  # pixels at most: a long chain drawn left to right is scaled down
+FRAME_TIMEOUT = 60.0  # seconds rsvg-convert may take for one frame (a busy machine is slow)
 
 
 @dataclass
@@ -263,14 +265,15 @@ def save_gif(
             "(pip install pillow); save('backward.svg', animate=True) needs neither"
         )
     animation = Animation(result, mode, seed)
+    zoom = min(1.5, GIF_WIDTH / (max(animation.width, animation.text_width) * 4 / 3))  # pt -> px
     frames: list[Any] = []
     for f in range(animation.frames):
         png = subprocess.run(
-            [tool, "--format=png", "--zoom=1.5", "--background-color=white"],
+            [tool, "--format=png", f"--zoom={zoom:.3f}", "--background-color=white"],
             input=animation.svg(f).encode(),
             capture_output=True,
             check=True,
-            timeout=config.timeout,
+            timeout=FRAME_TIMEOUT,
         ).stdout
         frames.append(Image.open(io.BytesIO(png)).convert("RGB"))
     path = Path(path)

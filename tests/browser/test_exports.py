@@ -166,6 +166,7 @@ def test_nbconvert_without_widget_state_shows_the_graph_offline(exported: Path, 
     offline.goto((exported / "nostate.html").as_uri(), wait_until="load")
     assert offline.locator('script[type="application/vnd.jupyter.widget-state+json"]').count() == 0
     assert_static(offline)
+    expect(offline.get_by_text("<GradResult y=-0.1082; grads: x=-2.982; 6 nodes>")).to_be_visible()
     shot(offline, "nbconvert_nostate")
 
 

@@ -50,7 +50,7 @@ def test_example_shows_graph_and_gradient(
     nb: NotebookPage = request.getfixturevalue(flavor)
     jupyter_server.write_notebook("chapter.ipynb", CELLS)
     nb.open("chapter.ipynb")
-    watch = Stopwatch.visible(nb.page, ".jp-OutputArea svg g.node")
+    watch = Stopwatch.visible(nb.page, ".jp-OutputArea .ad-magic svg g.node")
     nb.run_all(stopwatch=watch)
     record_timing(f"static_display[{flavor}]", "run_all_to_graph_visible", watch.wait())
 
@@ -60,8 +60,13 @@ def test_example_shows_graph_and_gradient(
     assert str(CHECKOUT / "ad_magic" / "__init__.py") in where
 
     live = nb.output(GRAD)
-    expect(live.locator(".ad-magic")).to_be_visible()  # the widget, not a fallback
-    live_graph = assert_graph(live)
+    widget = live.locator(".ad-magic")
+    expect(widget).to_be_visible()  # the widget, not a fallback
+    live_graph = assert_graph(widget)
+    # Its static copy (for nbconvert and GitHub) is the output before it, hidden by the widget.
+    copy = live.locator(".ad-magic-static")
+    expect(copy).to_have_count(1)
+    expect(copy).to_be_hidden()
 
     static = nb.output(STATIC)
     expect(static.locator(".ad-magic-static")).to_be_visible()
@@ -69,6 +74,6 @@ def test_example_shows_graph_and_gradient(
     expect(static.locator("table")).to_contain_text("sin")
 
     nb.screenshot(f"static_display_{flavor}")
-    nb.screenshot(f"static_display_{flavor}_widget", live)
+    nb.screenshot(f"static_display_{flavor}_widget", widget)
     nb.screenshot(f"static_display_{flavor}_graph", live_graph)
     nb.assert_no_page_errors()
