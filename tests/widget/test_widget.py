@@ -246,7 +246,8 @@ def test_a_nan_input_reaches_the_browser_in_a_kernel():
     ]
     nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()
     outputs = nb.cells[1].outputs
-    assert [o["output_type"] for o in outputs] == ["execute_result"]  # nothing on stderr
+    # The static copy and the widget; nothing on stderr.
+    assert [o["output_type"] for o in outputs] == ["display_data", "execute_result"]
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     (model,) = [m["state"] for m in state.values() if m["model_name"] == "AnyModel"]
     assert model["inputs"] == [{"name": "x", "value": "NaN"}]
