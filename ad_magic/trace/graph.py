@@ -75,14 +75,32 @@ class Node:
         return self.id
 
 
+def parents_first(roots: list[Value]) -> list[Value]:
+    """Every node the roots depend on, each after its parents: the first root's nodes,
+    then those of the next that are new, and so on."""
+    order: list[Value] = []
+    seen: set[int] = set()
+    for root in roots:
+        for v in reversed(topological(root)):
+            if id(v) not in seen:
+                seen.add(id(v))
+                order.append(v)
+    return order
+
+
 @dataclass
 class Graph:
-    """Nodes in creation order (a topological order) and which one is the output."""
+    """Nodes in creation order (a topological order) and which one is the output.
+
+    A vector output (several outputs, J's rows) lists them all in `outputs`;
+    `output` is then the first. A scalar output leaves `outputs` empty.
+    """
 
     nodes: list[Node]
     output: str
     # The output's name where its node has another: `-o y` with y = x, the input itself.
     output_name: str = ""
+    outputs: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.by_id = {n.id: n for n in self.nodes}
@@ -103,7 +121,12 @@ class Graph:
         Leaves keep their labels as names; gradients are whatever the Values
         hold now (call `root.backward()` first to fill them).
         """
-        order = topological(root)[::-1]  # parents first
+        return cls.from_values([root])
+
+    @classmethod
+    def from_values(cls, roots: list[Value]) -> Graph:
+        """The graph behind several Values (a vector output): each is one of `outputs`."""
+        order = parents_first(roots)
         ids = {id(v): f"n{i}" for i, v in enumerate(order)}
         nodes = [
             Node(
@@ -116,4 +139,5 @@ class Graph:
             )
             for v in order
         ]
-        return cls(nodes, output=ids[id(root)])
+        outputs = [ids[id(r)] for r in roots]
+        return cls(nodes, output=outputs[0], outputs=outputs if len(roots) > 1 else [])

@@ -37,6 +37,7 @@ class Step:
     graph: Graph | None = field(default=None, compare=False, repr=False)  # for the text
     via: str = ""  # reverse: the child whose gradient flows back; forward: the seed
     arg: int = 0  # reverse: which argument of `via` the node is
+    upstream: float = 0.0  # reverse: the gradient of `via` that flows back
 
     @property
     def rule(self) -> str:
@@ -89,7 +90,7 @@ def _reverse_text(graph: Graph, step: Step) -> str:
     text = (
         f"grad({parent.title}) += {factor(fill(deriv, _names(graph, child, False)))} "
         f"* grad({child.title}) = {factor(fill(deriv, _names(graph, child, True)))} "
-        f"* {num(child.grad)} = {num(step.value)}"
+        f"* {num(step.upstream)} = {num(step.value)}"
     )
     if step.parts > 1:
         text += f"  (contribution {step.part} of {step.parts}, running sum {num(step.total)})"
@@ -112,14 +113,25 @@ def _forward_text(graph: Graph, step: Step) -> str:
     )
 
 
-def reverse_steps(graph: Graph) -> list[Step]:
-    out = graph[graph.output]
+def reverse_steps(graph: Graph, output: str | None = None) -> list[Step]:
+    """The backward pass from output (the graph's output by default): its seed, then
+    one step per argument of each node the output depends on.
+
+    Each node's gradient is its running total once all its users have passed
+    theirs back, which creation order guarantees.
+    """
+    out = graph[output or graph.output]
     steps = [Step("reverse", out.id, (), 1.0, 1.0, via=out.title)]
-    # Every (node, argument) the chain rule runs over, output first; constants take nothing.
     by_id = graph.by_id
+    needed = {out.id}
+    for node in reversed(graph.nodes):
+        if node.id in needed:
+            needed.update(node.parents)
+    # Every (node, argument) the chain rule runs over, output first; constants take nothing.
     flows = [
         (node, i, pid)
         for node in reversed(graph.nodes)
+        if node.id in needed
         for i, pid in enumerate(node.parents)
         if by_id[pid].kind != "const"
     ]
@@ -127,12 +139,13 @@ def reverse_steps(graph: Graph) -> list[Step]:
     for _, _, pid in flows:
         parts[pid] = parts.get(pid, 0) + 1
     done: dict[str, int] = {}
-    total: dict[str, float] = {}
+    total: dict[str, float] = {out.id: 1.0}
     for node, i, pid in flows:
+        grad = total.get(node.id, 0.0)
         # A zero gradient passes on zero, even through an infinite local derivative.
-        if node.grad:
+        if grad:
             args = [by_id[p].value for p in node.parents]
-            contribution = chain(node.op.partials[i](*args, node.value), node.grad)
+            contribution = chain(node.op.partials[i](*args, node.value), grad)
         else:
             contribution = 0.0
         done[pid] = done.get(pid, 0) + 1
@@ -149,6 +162,7 @@ def reverse_steps(graph: Graph) -> list[Step]:
                 graph,
                 node.id,
                 i,
+                grad,
             )
         )
     return steps
