@@ -97,7 +97,8 @@ class GradMagics(Magics):
         "NAME (its current value). A number gives one input, an array one per element.",
     )
     @argument("-o", "--out", help="The output to differentiate (default: the final "
-              "expression, else the last variable the cell assigned a traced value).")  # fmt: skip
+              "expression, else the last variable the cell assigned a traced value); "
+              "y1,y2 for several (the Jacobian).")  # fmt: skip
     @argument("-r", "--result", help="Also store the GradResult under this name (always _grad).")
     @argument("--mode", choices=["reverse", "forward"], help="The display's initial mode.")
     @argument("--seed", action="append", help="Run forward mode for this input (repeatable).")
@@ -110,6 +111,8 @@ class GradMagics(Magics):
         "by forward mode over the gradient computation (_grad.hessian, _grad.hvp(v)).",
     )
     @argument("--check", action="store_true", help="Compare with central differences.")
+    @argument("--cost", action="store_true", help="Time reverse mode, forward mode over all "
+              "inputs and central differences on the recorded computation.")  # fmt: skip
     @argument("--text", action="store_true", help="Plain-text display.")
     @argument("--save", metavar="PATH", action="append", help="Also write the result to PATH "
               "(repeatable): .html an interactive page, .svg, .png, .dot, .gif the animated "
@@ -154,6 +157,8 @@ class GradMagics(Magics):
                 result.second = second_order(
                     result.graph, result.scalar_inputs, self.max_hessian_inputs
                 )
+            if args.cost:
+                result.measure_cost()
             self._homework(result, args, expected, line)
         except TraceError as exc:
             restore(ns, tracer.snapshot)
@@ -223,7 +228,7 @@ class GradMagics(Magics):
             raise UsageError(f"--tol must be a positive number, not {args.tol:g}")
         if args.expect is None:
             return {}
-        known = cell_assigns(cell) | {i.name for i in inputs} | {args.out or ""}
+        known = cell_assigns(cell) | {i.name for i in inputs} | set((args.out or "").split(","))
         try:
             expected = expect.parse(args.expect)
             expect.check_names(expected, known - {""})

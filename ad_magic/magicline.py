@@ -122,9 +122,13 @@ def read_inputs(
 def check_names(args: Any, inputs: list[Input], cell: str, reserved: Iterable[str] = ()) -> None:
     """--out, --result and --seed name something sensible, before the cell runs."""
     if args.out is not None:
-        check_name(args.out, "--out")
-        if args.out not in cell_assigns(cell) | {i.name for i in inputs}:
-            raise UsageError(f"--out {args.out}: the cell does not assign {args.out}")
+        names = args.out.split(",")
+        for name in names:
+            check_name(name, "--out")
+            if name not in cell_assigns(cell) | {i.name for i in inputs}:
+                raise UsageError(f"--out {args.out}: the cell does not assign {name}")
+        if len(set(names)) < len(names):
+            raise UsageError(f"--out {args.out}: a name is given twice")
     if args.result is not None:
         check_name(args.result, "--result", reserved)
     labels = {label for i in inputs for label, _ in i.scalars()} | {i.name for i in inputs}

@@ -103,31 +103,36 @@ def check_names(expected: dict[str, float], known: set[str]) -> None:
 def evaluate(
     result: GradResult, expected: dict[str, float], tol: float, reveal: bool
 ) -> list[Expectation]:
-    """Each stated answer against the trace; ExpectError for a name it cannot answer."""
-    grads: dict[str, float] = {}
-    for name, g in result.grads.items():
-        if isinstance(g, np.ndarray):
-            for idx in np.ndindex(g.shape):
-                grads[f"{name}[{','.join(map(str, idx))}]"] = float(g[idx])
-        else:
-            grads[name] = g
+    """Each stated answer against the trace; ExpectError for a name it cannot answer.
+
+    With a vector output, dOUT/dNAME may name any of the outputs (`dy2/dx`,
+    `dp[1]/dz`): its row of J, or its backward pass for a named value.
+    """
     nodes = {n.also: n for n in result.graph if n.also}  # a variable beside its label
     nodes |= {n.name: n for n in result.graph if n.name}
     values = {name: n.value for name, n in nodes.items()} | {result.output: result.value}
     outcomes = []
     for key, number in expected.items():
-        actual = _actual(key, result.output, grads, nodes, values)
+        actual = _actual(key, result, nodes, values)
         right = close(actual, number, tol)
         outcomes.append(Expectation(key, number, right, actual if reveal else None))
     return outcomes
 
 
+def _flat(grads: dict[str, float | np.ndarray]) -> dict[str, float]:
+    """Gradients by scalar input name: an array input's elements as W[0,1]."""
+    flat: dict[str, float] = {}
+    for name, g in grads.items():
+        if isinstance(g, np.ndarray):
+            for idx in np.ndindex(g.shape):
+                flat[f"{name}[{','.join(map(str, idx))}]"] = float(g[idx])
+        else:
+            flat[name] = g
+    return flat
+
+
 def _actual(
-    key: str,
-    output: str,
-    grads: dict[str, float],
-    nodes: dict[str, Node],
-    values: dict[str, float],
+    key: str, result: GradResult, nodes: dict[str, Node], values: dict[str, float]
 ) -> float:
     match = _KEY.fullmatch(key)
     assert match is not None
@@ -136,12 +141,20 @@ def _actual(
         if name not in values:
             raise ExpectError(f"--expect {key}: the cell made no traced value named {name}")
         return values[name]
-    if out != output:
-        raise ExpectError(f"--expect {key}: the output is {output}; write d{output}/d{wrt}")
+    outputs = result.outputs
+    if out not in outputs:
+        which = (
+            f"the outputs are {', '.join(outputs)}"
+            if len(outputs) > 1
+            else f"the output is {outputs[0]}; write d{outputs[0]}/d{wrt}"
+        )
+        raise ExpectError(f"--expect {key}: {which}")
+    first = out == result.output
+    grads = _flat(result.grads if first else result.gradient(out))
     if wrt in grads:
         return grads[wrt]
     node = nodes.get(wrt)
     if node is None:
-        hint = f"; write d{output}/d{wrt}[0] for an element" if f"{wrt}[0]" in grads else ""
+        hint = f"; write d{out}/d{wrt}[0] for an element" if f"{wrt}[0]" in grads else ""
         raise ExpectError(f"--expect {key}: no scalar input or traced value named {wrt}{hint}")
-    return node.grad
+    return node.grad if first else result.adjoints(out)[node.id]

@@ -14,7 +14,7 @@ student's cell again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,14 +67,15 @@ class Jacobian:
         j = self._index(self.col_names, input)
         return dict(zip(self.row_names, map(float, self.values[:, j]), strict=True))
 
-    def text(self, max_cols: int = 8) -> str:
-        """The matrix as a small table: rows are outputs, columns inputs."""
+    def text(self, shown: Callable[[str], str] = str, max_cols: int = 8) -> str:
+        """The matrix as a small table: rows are outputs, columns inputs (each number
+        passed through shown, which may keep it back)."""
         cols = self.col_names[:max_cols]
         width = max([8, *(len(c) for c in cols)]) + 1
         left = max([1, *(len(r) for r in self.row_names)])
         lines = [" " * left + "".join(f"{c:>{width}}" for c in cols)]
         for i, r in enumerate(self.row_names):
-            cells = "".join(f"{num(float(v)):>{width}}" for v in self.values[i, :max_cols])
+            cells = "".join(f"{shown(num(float(v))):>{width}}" for v in self.values[i, :max_cols])
             lines.append(f"{r:<{left}}{cells}")
         if len(self.col_names) > max_cols:
             lines.append(f"({len(self.col_names) - max_cols} more columns)")

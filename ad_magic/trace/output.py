@@ -7,12 +7,21 @@ never a leaf (a parameter, an input), never a loop variable running over
 Values made before the cell. When that is not simply the cell's last
 binding, or the name was bound more than once, a note says which value was
 taken and how to pick another.
+
+`outputs(name, obj)` reads what the output is: a Value is a scalar output;
+an array or list of Values, or the values of `-o y1,y2`, is a vector output
+whose elements are named `y[0]`, `y[1]` (or `y1`, `y2`; `y` stands for a
+final expression that is not a name). Anything else is a one-line
+`OutputError` that says what to do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from ad_magic.engine.ops import INPUT
 from ad_magic.engine.value import Value
@@ -66,3 +75,55 @@ def choose(
         passed = f", not {', '.join(sorted(later))}" if later else ""
         return Choice(name, v, f"the output is {name} ({what}){passed}; pick another with -o NAME")
     return None
+
+
+class OutputError(Exception):
+    """The output cannot be differentiated as it is (one line)."""
+
+
+def output_names(out: str | None) -> list[str]:
+    """The names of -o: 'y' -> ['y'], 'y1,y2' -> ['y1', 'y2']."""
+    return [n.strip() for n in (out or "").split(",") if n.strip()]
+
+
+def outputs(name: str, obj: Any) -> list[tuple[str, Value]]:
+    """The output's elements as (name, Value): one for a scalar output, several for a
+    vector output. A one-element array is a scalar output."""
+    if isinstance(obj, tuple) and "," in name:  # -o y1,y2: one object per name
+        found = []
+        for n, o in zip(output_names(name), obj, strict=True):
+            found += outputs(n, o)
+        return found
+    if isinstance(obj, (list, tuple)):
+        try:
+            obj = np.array(obj, dtype=object)
+        except ValueError:  # ragged
+            raise OutputError(f"the output {name or 'y'} is a ragged list: make it flat") from None
+    if isinstance(obj, np.ndarray) and obj.dtype == object:
+        if obj.size == 1:
+            return outputs(name, obj.reshape(()).item())
+        found = []
+        for idx in np.ndindex(obj.shape):
+            label = f"{name or 'y'}[{','.join(map(str, idx))}]"
+            v = obj[idx]
+            if not isinstance(v, Value):
+                raise OutputError(
+                    f"the output {label} = {v!r:.40} does not depend on any input; "
+                    "a vector output is made of traced values"
+                )
+            found.append((label, v))
+        return found
+    if isinstance(obj, Value):
+        return [(name, obj)]
+    what = name or "the final expression"
+    if isinstance(obj, np.ndarray):
+        raise OutputError(
+            f"the output {what} is an array of shape {obj.shape} of plain numbers: "
+            "it does not depend on any input"
+        )
+    if name or obj is not None:
+        raise OutputError(
+            f"the output {what} = {obj!r:.40} does not depend on any input; "
+            "use the inputs in the cell, or name the output with --out"
+        )
+    raise OutputError("the cell computed nothing from its inputs; assign a result, e.g. y = ...")

@@ -15,22 +15,24 @@ import numpy as np
 
 from ad_magic.engine.ops import chain
 from ad_magic.engine.value import Value, propagate, topological
-from ad_magic.trace.graph import Graph, Node, label_and_var
+from ad_magic.trace.graph import Graph, Node, label_and_var, parents_first
 from ad_magic.trace.inputs import Bindings
 from ad_magic.trace.recorder import Recorder
 from ad_magic.trace.result import GradResult
 
 
 def build_graph(
-    out: Value,
-    out_name: str,
+    outs: list[tuple[str, Value]],
     leaves: dict[str, Any],
     recorder: Recorder,
     bindings: Bindings,
     lines: list[str],
 ) -> tuple[Graph, list[Value], int]:
-    """Records of every node the output depends on: older nodes first, then the cell's."""
-    reachable = topological(out)  # the output first
+    """Records of every node the outputs depend on: older nodes first, then the cell's.
+
+    outs are (name, Value) for each output: one, or several for a vector output.
+    """
+    reachable = parents_first([v for _, v in outs])[::-1]  # each node before its parents
     wanted = set(map(id, reachable))
     made_at = [(k, v) for k, v in enumerate(recorder.made) if id(v) in wanted]
     mine = {id(v) for _, v in made_at}
@@ -67,11 +69,13 @@ def build_graph(
             if pos is not None:
                 node.line, node.end_line, node.col, node.end_col = pos
         nodes.append(node)
-    graph = Graph(nodes, output=ids[id(out)])
-    if not graph[graph.output].name:
-        graph[graph.output].name = out_name or "out"
-    elif out_name and graph[graph.output].name != out_name:
-        graph.output_name = out_name  # the output is a node named otherwise, e.g. the input
+    out_ids = [ids[id(v)] for _, v in outs]
+    graph = Graph(nodes, output=out_ids[0], outputs=out_ids if len(outs) > 1 else [])
+    for (name, _), out_id in zip(outs, out_ids, strict=True):
+        if not graph[out_id].name:
+            graph[out_id].name = name or "out"
+        elif len(outs) == 1 and name and graph[out_id].name != name:
+            graph.output_name = name  # the output is a node named otherwise, e.g. the input
     return graph, values, len(older)
 
 

@@ -16,7 +16,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from ad_magic.engine.check import GradCheck, GradEntry
+from ad_magic.trace.cost import Cost, count, measure
 from ad_magic.trace.graph import Graph, Node
+from ad_magic.trace.jacobian import Jacobian, Tape
 from ad_magic.trace.steps import Step, forward_steps, num, reverse_steps
 
 
@@ -93,6 +95,9 @@ class GradResult:
         self.second: Any = None  # trace.hessian.Second, with --order 2
         self.hessian_check: GradCheck | None = None  # --order 2 --check
         self.hessian_tol = 1e-4
+        self.measured: Cost | None = None  # --cost: counts with times
+        self._tape: Tape | None = None
+        self._jacobian: Jacobian | None = None
         # input name -> its node id (None if the output does not use it), or
         # an object array of ids for an array input
         self._input_ids = inputs
@@ -105,6 +110,16 @@ class GradResult:
     @property
     def value(self) -> float:
         return self.graph[self.graph.output].value
+
+    @property
+    def outputs(self) -> list[str]:
+        """The names of the outputs: one, or J's rows for a vector output (`y[0]`, `y1`)."""
+        return [self.graph[o].name for o in self.graph.outputs or [self.graph.output]]
+
+    @property
+    def vector(self) -> bool:
+        """Whether the output is a vector (several outputs)."""
+        return bool(self.graph.outputs)
 
     @property
     def nodes(self) -> list[Node]:
@@ -132,6 +147,53 @@ class GradResult:
             else grad(ids)
             for name, ids in self._input_ids.items()
         }
+
+    @property
+    def tape(self) -> Tape:
+        """The recorded computation as rows, for the Jacobian and its cost."""
+        if self._tape is None:
+            outs = self.graph.outputs or [self.graph.output]
+            self._tape = Tape(self.graph, outs, self.scalar_inputs, self.outputs)
+        return self._tape
+
+    @property
+    def jacobian(self) -> Jacobian:
+        """J[i, j] = d(output i)/d(input j), by reverse mode (one backward pass per output)."""
+        if self._jacobian is None:
+            self._jacobian = self.tape.jacobian("reverse")
+        return self._jacobian
+
+    def gradient(self, output: str) -> dict[str, float | np.ndarray]:
+        """d(output)/d(input) for each input, as .grads gives it for the first output."""
+        row = self.jacobian.row(output)
+
+        def of(name: str, ids: Any) -> float | np.ndarray:
+            if not isinstance(ids, np.ndarray):
+                return row[name]
+            out = np.zeros(ids.shape)
+            for i in np.ndindex(ids.shape):
+                out[i] = row[f"{name}[{','.join(map(str, i))}]"]
+            return out
+
+        return {name: of(name, ids) for name, ids in self._input_ids.items()}
+
+    def adjoints(self, output: str) -> dict[str, float]:
+        """d(output)/d(node) for every node id: the backward pass from one output."""
+        tape = self.tape
+        grads = tape.backward(tape.outputs[tape.output_names.index(output)])
+        return dict(zip(tape.ids, grads, strict=True))
+
+    @property
+    def cost(self) -> Cost:
+        """Passes and steps of each mode and of central differences for the whole J, with
+        their times once measured (%%grad --cost, or `measure_cost()`)."""
+        return self.measured or count(self.tape)
+
+    def measure_cost(self, budget: float = 0.2) -> Cost:
+        """Time reverse mode, forward mode over all seeds and central differences over all
+        inputs on the recorded program (the cell does not run again)."""
+        self.measured = measure(self.tape, budget)
+        return self.measured
 
     @property
     def scalar_inputs(self) -> list[tuple[str, str | None]]:
@@ -171,11 +233,19 @@ class GradResult:
             s: {n.id: n.tangents[s] for n in self.graph if s in n.tangents} for s in self.seeds
         }
 
-    def steps(self, mode: str = "reverse", seed: str | None = None) -> list[Step]:
-        """The ordered chain-rule steps of the reverse pass, or of the forward pass for seed;
-        mode "second": the forward pass for seed over the gradient computation (--order 2)."""
+    def steps(
+        self, mode: str = "reverse", seed: str | None = None, output: str | None = None
+    ) -> list[Step]:
+        """The ordered chain-rule steps of the reverse pass from output (the first by
+        default), or of the forward pass for seed; mode "second": the forward pass for
+        seed over the gradient computation (--order 2)."""
         if mode == "reverse":
-            return reverse_steps(self.graph)
+            if output is None:
+                return reverse_steps(self.graph)
+            if output not in self.outputs:
+                raise ValueError(f"no output {output!r}; outputs: {', '.join(self.outputs)}")
+            return reverse_steps(self.graph, self.graph.outputs[self.outputs.index(output)]
+                                 if self.vector else None)  # fmt: skip
         if mode == "second":
             return self._second().steps(seed)
         if mode != "forward":
@@ -188,7 +258,24 @@ class GradResult:
         return forward_steps(self.graph, seed)
 
     def check(self, h: float = 1e-6) -> GradCheck:
-        """Each input's gradient against central differences of the cell on plain floats."""
+        """Each input's gradient against central differences of the cell on plain floats.
+
+        A vector output checks all of J, each output by each input, against
+        central differences of the recorded computation.
+        """
+        if self.vector:
+            if not h > 0:
+                raise ValueError(f"the step h must be positive, got {h!r}")
+            J, numeric = self.jacobian, self.tape.jacobian("numeric", h)
+            return GradCheck(
+                [
+                    GradEntry(f"d{out}/d{col}", J[i, j], numeric[i, j])
+                    for i, out in enumerate(J.row_names)
+                    for j, col in enumerate(J.col_names)
+                ],
+                h,
+                "reverse",
+            )
         if self.tracer is None:
             raise ValueError("check() re-runs a %%grad cell; this graph was built outside one")
         if not h > 0:
@@ -207,10 +294,21 @@ class GradResult:
     def summary(self) -> str:
         """A plain-text account: output, gradients, notes and the nodes."""
         hide = hooks.conceal(self)  # what --expect and --quiz keep from the student for now
-        lines = [f"{self.output} = {hide.value(self.output, num(self.value))}"]
-        for name, g in self.grads.items():
-            shown = np.array2string(g, precision=4) if isinstance(g, np.ndarray) else num(g)
-            lines.append(f"  d{self.output}/d{name} = {hide.grad(shown)}")
+        out_ids = self.graph.outputs or [self.graph.output]
+        lines = [
+            f"{self.graph[o].name} = {hide.value(self.graph[o].name, num(self.graph[o].value))}"
+            for o in out_ids
+        ]
+        if self.vector:
+            m, n = self.jacobian.shape
+            lines.append(f"  J = d(outputs)/d(inputs), {m} x {n}, a row per output:")
+            lines += ["    " + line for line in self.jacobian.text(hide.grad).splitlines()]
+        else:
+            for name, g in self.grads.items():
+                shown = np.array2string(g, precision=4) if isinstance(g, np.ndarray) else num(g)
+                lines.append(f"  d{self.output}/d{name} = {hide.grad(shown)}")
+        if self.measured is not None:
+            lines.append(f"  cost: {self.measured.line()}")
         lines += [f"  note: {n}" for n in self.notes]
         if self.forward_note:
             lines.append(f"  note: {self.forward_note}")
@@ -223,10 +321,10 @@ class GradResult:
         for node in self.graph:
             where = f"line {node.line}" if node.line else ""
             value, grad = hide.value(node.name, num(node.value)), hide.grad(num(node.grad))
+            grad = "" if self.vector else f"grad={grad:<10} "  # J above has them all
             lines.append(
                 f"  {node.id:>5} {node.title:<16.16} {node.op.name:<8} "
-                f"value={value:<10} grad={grad:<10} {where}"
-                + (f"  <- {flag}" if node.flagged else "")
+                f"value={value:<10} {grad}{where}" + (f"  <- {flag}" if node.flagged else "")
             )
         return "\n".join(lines)
 

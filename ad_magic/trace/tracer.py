@@ -23,7 +23,7 @@ from ad_magic.engine.value import Value
 from ad_magic.trace.cellcode import BIND, CellCode, quiet
 from ad_magic.trace.forward import forward_passes
 from ad_magic.trace.inputs import Bindings, Input, ignore
-from ad_magic.trace.output import Choice, choose
+from ad_magic.trace.output import Choice, OutputError, choose, output_names, outputs
 from ad_magic.trace.recorder import Recorder
 from ad_magic.trace.records import backward_into, build_graph, graph_of_value, unused_notes
 from ad_magic.trace.result import GradResult
@@ -85,10 +85,14 @@ class Tracer:
         inputs) take the output from the same place.
         """
         if self.out is not None:
-            if self.out not in ns:
-                raise TraceError(f"--out {self.out}: the cell did not define {self.out!r}")
+            for name in output_names(self.out):
+                if name not in ns:
+                    raise TraceError(f"--out {self.out}: the cell did not define {name!r}")
+            if "," in self.out:  # -o y1,y2: a vector output
+                return self.out, tuple(ns[name] for name in output_names(self.out))
             return self.out, ns[self.out]
-        if self.code.last is not None and isinstance(last, (Value, Dual, float, int, np.ndarray)):
+        final = (Value, Dual, float, int, np.ndarray, list, tuple)
+        if self.code.last is not None and isinstance(last, final):
             return self._last_text(), last
         if choice is not None:
             if ns.get(choice.name) is choice.value:
@@ -165,8 +169,12 @@ class Tracer:
         }
         choice = choose(bindings.bound, {id(v) for v in recorder.made}, own)
         name, out = self._pick(self.namespace, last, bindings.last or bindings.last_any, choice)
-        out = self._scalar_output(name, out)
-        graph, values, older = build_graph(out, name, leaves, recorder, bindings, self.lines)
+        try:
+            outs = outputs(name, out)
+        except OutputError as exc:
+            raise TraceError(str(exc)) from None
+        graph, values, older = build_graph(outs, leaves, recorder, bindings, self.lines)
+        out = outs[0][1]  # the first output: node.grad, .grads and the display's reverse pass
         backward_into(out, graph, values, keep=[v for v in values[:older] if id(v) not in own])
         ids = {id(v): node.id for v, node in zip(values, graph.nodes, strict=True)}
         input_ids = {
@@ -194,23 +202,3 @@ class Tracer:
             max_forward,
         )
         return result
-
-    def _scalar_output(self, name: str, out: Any) -> Value:
-        if isinstance(out, np.ndarray) and out.dtype == object and out.size == 1:
-            out = out.reshape(()).item()
-        if isinstance(out, Value):
-            return out
-        what = name or "the final expression"
-        if isinstance(out, np.ndarray):
-            raise TraceError(
-                f"the output {what} is an array of shape {out.shape}; %%grad differentiates a "
-                f"scalar: reduce it (e.g. np.sum({name or '...'})) or pick an element with --out"
-            )
-        if name or out is not None:
-            raise TraceError(
-                f"the output {what} = {out!r:.40} does not depend on any input; "
-                "use the inputs in the cell, or name the output with --out"
-            )
-        raise TraceError(
-            "the cell computed nothing from its inputs; assign a result, e.g. y = ..."
-        )
