@@ -154,6 +154,7 @@ def boxes(graph: Graph, view: View, unit_of: list[str], edges: list[Edge]) -> li
             src = unit_of[index[parent]]
             if src != unit and src in view.groups:
                 leaving.setdefault(src, set()).add(parent)
+    outputs = set(graph.outputs or [graph.output])
     out = []
     for unit in dict.fromkeys(unit_of):
         if unit in view.groups:
@@ -161,7 +162,7 @@ def boxes(graph: Graph, view: View, unit_of: list[str], edges: list[Edge]) -> li
             result = graph[next(iter(results))] if len(results) == 1 else None
             out.append(group_box(view.groups[unit], result, seed_names))
         else:
-            out.append(node_box(graph[unit], seed_names, unit == graph.output))
+            out.append(node_box(graph[unit], seed_names, unit in outputs))
     return out
 
 

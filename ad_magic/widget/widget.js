@@ -49,6 +49,85 @@ function hideTwin(model) {
   }
 }
 
+// -- The Jacobian beside the graph, and what each mode costs ----------------------
+// Self-contained: it reads the model and listens for its own changes. Reverse mode
+// fills J a row per backward pass (one per output), forward mode a column per pass
+// (one per seed input). While stepping, the passes before the current one are done
+// and the current pass's row or column fills when its last step is reached; with
+// no step chosen (step -1) every pass has run.
+function jacobianPanel(model) {
+  const pick = h("select", { "aria-label": "Pass", class: "ad-j-pass" });
+  pick.addEventListener("change", () => {
+    model.set(model.get("mode") === "forward" ? "seed" : "out", pick.value);
+    model.save_changes();
+  });
+  const title = h("div", { class: "ad-j-title" });
+  const grid = h("table", { class: "ad-j-matrix", "aria-label": "Jacobian" });
+  const more = h("div", { class: "ad-j-more" });
+  const cost = h("table", { class: "ad-j-cost", "aria-label": "Cost" });
+  const el = h("div", { class: "ad-jacobian" }, title, h("label", { class: "ad-j-pick" }, "pass: ", pick), grid, more, cost);
+
+  function update() {
+    const J = model.get("jacobian");
+    el.hidden = !J || !J.rows;
+    if (el.hidden) return;
+    const forward = model.get("mode") === "forward";
+    const passes = forward ? model.get("seeds") : J.rows;
+    const current = forward ? model.get("seed") : model.get("out") || J.rows[0];
+    const k = passes.indexOf(current);
+    const key = forward ? `forward:${current}` : "reverse";
+    const steps = (model.get("counts") || {})[key] || 0;
+    const step = model.get("step");
+    const ended = step < 0 || step >= steps - 1;
+    // Which passes have run: all of them when not stepping, else those before this one.
+    const done = (name) => {
+      const i = passes.indexOf(name);
+      if (i < 0) return false;
+      return step < 0 || i < k || (i === k && ended);
+    };
+    title.textContent = `J = d(output)/d(input), ${J.shape}: ${forward ? "a column per forward pass" : "a row per backward pass"}`;
+    pick.replaceChildren(...passes.map((p) => h("option", { value: p }, forward ? `seed ${p}` : `output ${p}`)));
+    pick.value = current;
+    pick.disabled = passes.length < 2;
+    const head = h("tr", {}, h("th", {}, ""), ...J.cols.map((c, j) => {
+      const th = h("th", { scope: "col" }, c);
+      th.classList.toggle("ad-j-current", forward && c === current);
+      return th;
+    }));
+    const rows = J.rows.map((r, i) => {
+      const tr = h("tr", {}, h("th", { scope: "row" }, r));
+      tr.classList.toggle("ad-j-current", !forward && r === current);
+      J.cols.forEach((c, j) => {
+        const filled = done(forward ? c : r) && J.cells.length > i;
+        const td = h("td", { "data-row": r, "data-col": c }, filled ? J.cells[i][j] : "·");
+        td.classList.toggle("ad-j-done", filled);
+        td.classList.toggle("ad-j-current", forward ? c === current : r === current);
+        tr.append(td);
+      });
+      return tr;
+    });
+    grid.replaceChildren(head, ...rows);
+    const extra = [];
+    if (J.more_rows > 0) extra.push(`${J.more_rows} more outputs`);
+    if (J.more_cols > 0) extra.push(`${J.more_cols} more inputs`);
+    if (!J.cells.length) extra.push("too large to fill here");
+    more.textContent = extra.length ? `(${extra.join(", ")})` : "";
+    const ran = passes.filter(done).length;
+    cost.replaceChildren(
+      h("tr", {}, h("th", { colspan: "3" }, `The whole J, three ways (this pass: ${k + 1} of ${passes.length}, ${ran} done)`)),
+      ...J.cost.map(([method, what, n, time]) => {
+        const tr = h("tr", { "data-method": method }, h("td", {}, method),
+          h("td", {}, n === null ? what : `${what}, ${n.toLocaleString("en-US")} steps`), h("td", { class: "ad-j-time" }, time));
+        tr.classList.toggle("ad-j-mode", method === (forward ? "forward" : "reverse"));
+        return tr;
+      }),
+    );
+  }
+  for (const name of ["jacobian", "mode", "seed", "seeds", "out", "step", "counts"]) model.on(`change:${name}`, update);
+  update();
+  return el;
+}
+
 function render({ model, el }) {
   el.classList.add("ad-magic");
   hideTwin(model);
@@ -100,7 +179,7 @@ function render({ model, el }) {
     quizBox,
     h("div", { class: "ad-zoom" }, zoomIn, zoomOut, zoomFit),
     groups,
-    viewport,
+    h("div", { class: "ad-stage" }, viewport, jacobianPanel(model)),
     h("div", { class: "ad-panes" }, h("div", { class: "ad-table-box" }, table), source),
     inputs,
   );

@@ -26,8 +26,10 @@ import traitlets as t
 from ad_magic import render
 from ad_magic.classroom.homework import HIDDEN, Concealment, concealment
 from ad_magic.render.groups import View
+from ad_magic.trace.cost import plural
 from ad_magic.trace.result import GradResult
 from ad_magic.trace.steps import Step, num
+from ad_magic.widget.jacobian import jacobian_state
 
 HERE = Path(__file__).parent
 PAGE = 500  # steps sent to the browser at a time
@@ -68,6 +70,8 @@ class GradWidget(anywidget.AnyWidget):
     # widget then steps and switches mode with no kernel (nbconvert, html-manager).
     archive = t.Dict().tag(sync=True)
     twin = t.Unicode("").tag(sync=True)  # the static copy beside it: data-ad-twin, hidden by JS
+    jacobian = t.Dict().tag(sync=True)  # J beside the graph and its cost: jacobian_state()
+    out = t.Unicode("").tag(sync=True)  # the output the reverse pass starts from
 
     def __init__(self, result: GradResult, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -78,6 +82,7 @@ class GradWidget(anywidget.AnyWidget):
         self.seed = result.seed if result.seed in result.seeds else (result.seeds or [""])[0]
         self.mode = result.mode if result.seeds else "reverse"
         self.observe(self._turn_page, names=["step", "mode", "seed"])
+        self.observe(self._pick_output, names=["out"])
         if result.quiz is not None:
             result.quiz.listeners.append(self._answered)
         self._turn_page()
@@ -101,7 +106,10 @@ class GradWidget(anywidget.AnyWidget):
         drawn = [n for n in result.graph if self._unit[n.id] == n.id]
         named = [n for n in result.graph if n.name and self._unit[n.id] != n.id]
         self.records = [_record(n, self._unit[n.id], hide) for n in (drawn + named)[:TABLE]]
-        self._steps = {"reverse": result.steps("reverse")}
+        if self.out not in result.outputs:
+            self.out = result.outputs[0]
+        self._steps = {"reverse": self._reverse(result)}
+        self.jacobian = jacobian_state(result)
         for seed in result.seeds:
             self._steps[f"forward:{seed}"] = result.steps("forward", seed)
         self.counts = {key: len(steps) for key, steps in self._steps.items()}
@@ -121,6 +129,21 @@ class GradWidget(anywidget.AnyWidget):
         if not (keep_step and self.step < self.counts.get(self._key(), 0)):
             self.step = -1
         self._quiz_state()
+        self._turn_page()
+
+    def _reverse(self, result: GradResult) -> list[Step]:
+        return result.steps("reverse", output=self.out if result.vector else None)
+
+    def _pick_output(self, change: Any) -> None:
+        """Another output's backward pass (a vector output): its steps, from its end."""
+        if self.out not in self.result.outputs:
+            return
+        self._steps["reverse"] = self._reverse(self.result)
+        self.counts = {**self.counts, "reverse": len(self._steps["reverse"])}
+        grads, hide = self.result.adjoints(self.out), concealment(self.result)
+        self.records = [{**r, "grad": hide.grad(num(grads[r["id"]]))} for r in self.records]
+        self.page = {}
+        self.step = -1
         self._turn_page()
 
     # -- steps, a page at a time -------------------------------------------------
@@ -284,6 +307,15 @@ def cost_line(result: GradResult) -> str:
     """Forward against reverse mode on this very graph."""
     n_in = sum(1 for n in result.graph if n.kind == "input")
     n_ops = sum(1 for n in result.graph if n.kind == "op")
+    if result.vector:
+        cost = result.cost
+        return (
+            f"This graph: {n_in} inputs, {n_ops} operations, {cost.outputs} outputs. "
+            f"Forward mode needs one pass per input: {plural(n_in, 'pass', 'passes')}, "
+            f"{plural(cost.forward_steps, 'step')} in all. Reverse mode needs one backward "
+            f"pass per output: {plural(cost.outputs, 'pass', 'passes')}, "
+            f"{plural(cost.reverse_steps, 'step')} in all."
+        )
     return (
         f"This graph: {n_in} input{'s' * (n_in != 1)}, {n_ops} operations, 1 output. "
         f"Forward mode needs one pass per input: {n_in} pass{'es' * (n_in != 1)}, "
