@@ -154,6 +154,11 @@ class GradMagics(Magics):
             result.mode = args.mode or self.mode
             result.seed = (args.seed or [None])[0]
             if args.order == 2:
+                if result.vector:
+                    raise UsageError(
+                        "--order 2 differentiates a scalar output twice; "
+                        f"{', '.join(result.outputs)} is a vector: pick one with --out"
+                    )
                 result.second = second_order(
                     result.graph, result.scalar_inputs, self.max_hessian_inputs
                 )

@@ -129,6 +129,11 @@ def check_names(args: Any, inputs: list[Input], cell: str, reserved: Iterable[st
                 raise UsageError(f"--out {args.out}: the cell does not assign {name}")
         if len(set(names)) < len(names):
             raise UsageError(f"--out {args.out}: a name is given twice")
+        if len(names) > 1 and getattr(args, "order", 1) == 2:
+            raise UsageError(
+                f"--order 2 differentiates a scalar output twice; -o {args.out} is a vector: "
+                "pick one output"
+            )
     if args.result is not None:
         check_name(args.result, "--result", reserved)
     labels = {label for i in inputs for label, _ in i.scalars()} | {i.name for i in inputs}

@@ -67,6 +67,21 @@ EXPECTED = {
         "match: True",
         "logistic regression: loss 0.24119884, dloss/db -0.06059446",
     ],
+    "07_the_cost_of_derivatives.ipynb": [
+        "  1000         2000",  # central differences: 2N calls of f
+        "N = 10,000,000: 20,000,000 evaluations per gradient step",
+        "J is 1 × 113: reverse 1 pass (341 steps) ",
+        "forward 113 passes (38,533 steps) ",
+        "finite differences 226 runs of the cell ",
+        "reverse mode: 1 pass, central differences: 226 runs",
+        "N =  300: central differences  600 runs",
+        "J is 8 × 1: reverse 8 passes (24 steps), forward 1 pass (17 steps), "
+        "finite differences 2 runs of the cell",
+        "J is 1 × 8: reverse 1 pass (31 steps), forward 8 passes (184 steps), "
+        "finite differences 16 runs of the cell",
+        "reverse mode, output v: 4 steps fill row v",
+        "dv/dt = 1.529684 = r cos t",
+    ],
 }
 
 
@@ -157,3 +172,14 @@ def test_the_readme_lists_them() -> None:
     assert "## Demo notebooks" in readme
     for path in NOTEBOOKS:
         assert path.name in section, f"README's demo section does not mention {path.name}"
+
+
+def test_the_cost_of_derivatives_is_measured() -> None:
+    """Notebook 07: AD agrees with central differences to rounding, and at the largest N
+    central differences take longer than reverse mode (a ratio, never a time)."""
+    text, _ = run(DEMOS / "07_the_cost_of_derivatives.ipynb")
+    worst = re.search(r"largest difference over 113 weights: ([\d.e+-]+)", text)
+    ratio = re.search(r"at N = 300: central differences take (\d+)x reverse mode's time", text)
+    assert worst and ratio, text[-2000:]
+    assert float(worst[1]) < 1e-8
+    assert int(ratio[1]) > 1

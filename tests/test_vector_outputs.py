@@ -98,7 +98,7 @@ def test_polar_to_cartesian_with_out_names(ip):
 def test_a_list_output_is_a_vector_output(ip):
     run(ip, "%%grad a=1.0 b=2.0\n[a * b, a + b, sin(a)]")
     g = ip.user_ns["_grad"]
-    assert g.outputs == ["y[0]", "y[1]", "y[2]"] or len(g.outputs) == 3
+    assert g.outputs == ["y[0]", "y[1]", "y[2]"]  # y for a final expression that is no name
     np.testing.assert_allclose(np.asarray(g.jacobian), [[2, 1], [1, 1], [np.cos(1.0), 0]])
 
 
@@ -108,7 +108,6 @@ def test_steps_per_output_and_per_seed(ip):
     to_v = g.steps("reverse", output="v")
     assert to_v[0].equation == "grad(v) = 1"
     assert {s.node for s in to_v} <= {n.id for n in g.graph} - {g.graph.outputs[0]}
-    assert to_v[-1].total == pytest.approx(g.jacobian[1, to_v[-1].node == "n1"] or to_v[-1].total)
     # the last contribution to each input is its entry in v's row of J
     finals = {s.node: s.total for s in to_v}
     ids = dict(g.scalar_inputs)
@@ -195,9 +194,16 @@ def test_a_scalar_output_keeps_its_display(ip):
         ("-o u,,v", "--out '': not a Python name"),
         ("-o u,u", "a name is given twice"),
         ("-o u,w", "does not assign w"),
+        ("-o u,v --order 2", "--order 2 differentiates a scalar output twice; -o u,v is a"),
     ],
 )
 def test_bad_out_names(ip, line, message):
     error = failure(ip, f"%%grad r=2.0 t=0.7 {line}\n{POLAR}ran = True")
     assert isinstance(error, UsageError) and message in str(error)
     assert "ran" not in ip.user_ns
+
+
+def test_order_2_of_an_array_output_is_refused(ip):
+    error = failure(ip, "%%grad a=1.0 b=2.0 --order 2\n[a * b, a + b]")
+    assert isinstance(error, UsageError)
+    assert "--order 2 differentiates a scalar output twice; y[0], y[1] is a vector" in str(error)

@@ -10,8 +10,8 @@ taken and how to pick another.
 
 `outputs(name, obj)` reads what the output is: a Value is a scalar output;
 an array or list of Values, or the values of `-o y1,y2`, is a vector output
-whose elements are named `y[0]`, `y[1]` (or `y1`, `y2`; `y` stands for a
-final expression that is not a name). Anything else is a one-line
+whose elements are named `p[0]`, `p[1]` after it (or `y1`, `y2`; `y[0]`
+for a final expression that is not a name). Anything else is a one-line
 `OutputError` that says what to do.
 """
 
@@ -104,7 +104,7 @@ def outputs(name: str, obj: Any) -> list[tuple[str, Value]]:
             return outputs(name, obj.reshape(()).item())
         found = []
         for idx in np.ndindex(obj.shape):
-            label = f"{name or 'y'}[{','.join(map(str, idx))}]"
+            label = f"{name if name.isidentifier() else 'y'}[{','.join(map(str, idx))}]"
             v = obj[idx]
             if not isinstance(v, Value):
                 raise OutputError(

@@ -96,3 +96,9 @@ def test_scaling_shows_as_a_chart_of_the_three_methods():
 def test_a_function_of_no_value_is_refused():
     with pytest.raises(TypeError, match="hold no Value"):
         scaling(lambda w: 3.0, [2])
+
+
+def test_the_readme_example():
+    table = scaling(lambda w: sigmoid(w.sum() / len(w)), [1, 10, 100], budget=0.02)
+    assert len(table.ratio()) == 3 and all(r > 0 for r in table.relative("reverse"))
+    assert table.table()[-1]["numeric_runs"] == 200
