@@ -119,8 +119,10 @@ class Scaling:
 
     def chart(self, relative: bool = True, background: str | None = None) -> str:
         """The table as an SVG line chart against N: time in evaluations of the function
-        (relative), else in seconds."""
+        (relative, with the chapter's 2N beside it), else in seconds."""
         series = {LABELS[m]: self.relative(m) if relative else self.times(m) for m in METHODS}
+        if relative:  # the chapter's count, for comparison
+            series["2N evaluations"] = [2.0 * n for n in self.sizes]
         y_label = "time / one evaluation of f" if relative else "time (s)"
         return line_chart(
             self.sizes,

@@ -59,3 +59,11 @@ def failure(ip: Any, cell: str) -> BaseException:
     result = ip.run_cell(cell)
     assert not result.success
     return result.error_in_exec or result.error_before_exec
+
+
+def traced(ip: Any, line: str, cell: str) -> Any:
+    """A fresh namespace (with numpy as np), then `%%grad line` over cell: its GradResult."""
+    ip.reset(new_session=False)
+    ip.run_cell("import numpy as np")
+    run(ip, f"%%grad {line}\n{cell}")
+    return ip.user_ns["_grad"]

@@ -93,19 +93,21 @@ def line_chart(
             f'<text x="{left}" y="20" font-size="14" font-weight="600" '
             f'fill="currentColor">{escape(title)}</text>'
         )
-    grid = 'stroke="currentColor" stroke-opacity="0.15"'
-    for t in ticks_x:
-        if x0 <= t <= x1:
-            out.append(f'<line x1="{px(t):.1f}" y1="{top}" x2="{px(t):.1f}" '
-                       f'y2="{top + plot_h}" {grid}/>')  # fmt: skip
-            out.append(f'<text x="{px(t):.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
-                       f'fill="currentColor">{_label(t)}</text>')  # fmt: skip
-    for t in ticks_y:
-        if y0 <= t <= y1:
-            out.append(f'<line x1="{left}" y1="{py(t):.1f}" x2="{left + plot_w}" '
-                       f'y2="{py(t):.1f}" {grid}/>')  # fmt: skip
-            out.append(f'<text x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end" '
-                       f'fill="currentColor">{_label(t)}</text>')  # fmt: skip
+    # Grid lines and their labels: (x1, y1, x2, y2) of the line, (x, y, anchor) of the label.
+    grid = [
+        ((px(t), top, px(t), top + plot_h), (px(t), top + plot_h + 16, "middle"), t)
+        for t in ticks_x
+        if x0 <= t <= x1
+    ] + [
+        ((left, py(t), left + plot_w, py(t)), (left - 6, py(t) + 4, "end"), t)
+        for t in ticks_y
+        if y0 <= t <= y1
+    ]
+    for (ax, ay, bx, by), (tx, ty, anchor), t in grid:
+        out.append(f'<line x1="{ax:.1f}" y1="{ay:.1f}" x2="{bx:.1f}" y2="{by:.1f}" '
+                   'stroke="currentColor" stroke-opacity="0.15"/>')  # fmt: skip
+        out.append(f'<text x="{tx:.1f}" y="{ty:.1f}" text-anchor="{anchor}" '
+                   f'fill="currentColor">{_label(t)}</text>')  # fmt: skip
     out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
                f'stroke="currentColor" stroke-opacity="0.6"/>')  # fmt: skip
     if x_label:

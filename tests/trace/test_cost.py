@@ -87,10 +87,11 @@ def test_scaling_with_several_outputs_and_a_point():
 def test_scaling_shows_as_a_chart_of_the_three_methods():
     table = scaling(lambda w: w.sum() * 2, [1, 10], budget=0.01)
     html = table._repr_html_()
-    assert html.count('class="ad-series"') == 3
-    for name in ("reverse", "forward", "finite differences"):
+    assert html.count('class="ad-series"') == 4
+    for name in ("reverse", "forward", "finite differences", "2N evaluations"):
         assert f'data-name="{name}"' in html
     assert table.text() in html
+    assert table.chart(relative=False).count('class="ad-series"') == 3
 
 
 def test_a_function_of_no_value_is_refused():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import traced
 
 from ad_magic.widget.jacobian import COLS, jacobian_state
 from ad_magic.widget.widget import GradWidget
@@ -10,12 +11,7 @@ from ad_magic.widget.widget import GradWidget
 POLAR = "u = r * cos(t)\nv = r * sin(t)\n"
 
 
-def trace(shell, line, cell):
-    shell.reset(new_session=False)
-    shell.run_cell("import numpy as np")
-    result = shell.run_cell(f"%%grad {line}\n{cell}")
-    assert result.success, result.error_in_exec or result.error_before_exec
-    return shell.user_ns["_grad"]
+trace = traced
 
 
 def test_state_of_a_vector_output(shell):

@@ -9,17 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+from support import traced
 
 from ad_magic.widget import widget
 from ad_magic.widget.widget import GradWidget
 
-
-def trace(shell, line, cell):
-    shell.reset(new_session=False)
-    shell.run_cell("import numpy as np")
-    result = shell.run_cell(f"%%grad {line}\n{cell}")
-    assert result.success, result.error_in_exec or result.error_before_exec
-    return shell.user_ns["_grad"]
+trace = traced
 
 
 @pytest.fixture
