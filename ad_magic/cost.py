@@ -127,7 +127,7 @@ class Scaling:
         return line_chart(
             self.sizes,
             series,
-            title="The whole gradient: time against the number of parameters N",
+            title="All the derivatives: time against the number of parameters N",
             x_label="N (parameters)",
             y_label=y_label,
             background=background,
