@@ -120,6 +120,6 @@ def test_jacobian_fills_as_passes_end(
     w.get_by_role("button", name="Last step", exact=True).click()
     filled(panel, ("u", "r"), ("u", "t"))
     lab.screenshot("jacobian_dark_wide", w)
-    lab.page.set_viewport_size({"width": 700, "height": 900})
+    lab.page.set_viewport_size({"width": 900, "height": 900})  # the file browser is open here
     lab.screenshot("jacobian_dark_narrow", w)
     lab.assert_no_page_errors()
