@@ -114,7 +114,9 @@ class GradResult:
     @property
     def outputs(self) -> list[str]:
         """The names of the outputs: one, or J's rows for a vector output (`y[0]`, `y1`)."""
-        return [self.graph[o].name for o in self.graph.outputs or [self.graph.output]]
+        if not self.graph.outputs:
+            return [self.output]
+        return [self.graph[o].name for o in self.graph.outputs]
 
     @property
     def vector(self) -> bool:
@@ -296,8 +298,8 @@ class GradResult:
         hide = hooks.conceal(self)  # what --expect and --quiz keep from the student for now
         out_ids = self.graph.outputs or [self.graph.output]
         lines = [
-            f"{self.graph[o].name} = {hide.value(self.graph[o].name, num(self.graph[o].value))}"
-            for o in out_ids
+            f"{name} = {hide.value(name, num(self.graph[o].value))}"
+            for name, o in zip(self.outputs, out_ids, strict=True)
         ]
         if self.vector:
             m, n = self.jacobian.shape
