@@ -140,6 +140,7 @@ class GradWidget(anywidget.AnyWidget):
             return
         self._steps["reverse"] = self._reverse(self.result)
         self.counts = {**self.counts, "reverse": len(self._steps["reverse"])}
+        self._archive()  # a small graph's passes travel whole: this one too
         grads, hide = self.result.adjoints(self.out), concealment(self.result)
         self.records = [{**r, "grad": hide.grad(num(grads[r["id"]]))} for r in self.records]
         self.page = {}

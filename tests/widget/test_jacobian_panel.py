@@ -43,6 +43,7 @@ def test_picking_an_output_steps_through_its_backward_pass(shell):
     assert w.step == -1  # a new pass starts from its end
     assert w.page["key"] == "reverse" and w.page["steps"][0][3] == "grad(v) = 1"
     assert w.counts["reverse"] == len(w.result.steps("reverse", output="v"))
+    assert w.archive["reverse"][0][3] == "grad(v) = 1"  # the whole pass, for kernel-less pages
     grads = {r["name"]: r["grad"] for r in w.records}  # the table and source follow v's pass
     assert (grads["u"], grads["v"], grads["t"]) == ("0", "1", "1.53")
     assert "2 outputs" in w.cost and "one backward pass per output: 2 passes" in w.cost
