@@ -72,11 +72,10 @@ def _by_title(graph_g: ET.Element, kind: str) -> dict[str, ET.Element]:
     return found
 
 
-def _outline(shape: ET.Element) -> ET.Element:
-    """A red copy of a node's shape or an edge's path, drawn over it."""
+def _outline(shape: ET.Element, solid: bool = False) -> ET.Element:
+    """A red copy of a node's shape or an edge's path (solid: an arrowhead), drawn over it."""
     copy = ET.Element(shape.tag, {k: v for k, v in shape.attrib.items() if k != "fill"})
-    arrowhead = shape.tag == _tag("polygon") and shape.get("fill") != "none"
-    copy.set("fill", RED if arrowhead else "none")
+    copy.set("fill", RED if solid else "none")
     copy.set("stroke", RED)
     copy.set("stroke-width", "3")
     return copy
@@ -117,11 +116,14 @@ class Animation:
         for k, step in enumerate(self.steps):
             box = nodes.get(unit[step.node])
             shapes = [] if box is None else [e for e in box if e.tag != _tag("title")][:1]
+            outlines = [_outline(shape) for shape in shapes]
             for a, b in step.edges:
                 edge = edges.get(f"{unit[a]}->{unit[b]}")
-                shapes += [] if edge is None else [e for e in edge if e.tag == _tag("path")]
-            for shape in shapes:
-                self._time(overlay, _outline(shape), k + 1, k + 2, f"ad-step-{k}")
+                for e in [] if edge is None else edge:
+                    if e.tag in (_tag("path"), _tag("polygon")):
+                        outlines.append(_outline(e, solid=e.tag == _tag("polygon")))
+            for outline in outlines:
+                self._time(overlay, outline, k + 1, k + 2, f"ad-step-{k}")
         # Each drawn node's numbers: a dot until its first step, then each step's total.
         by_node: dict[str, list[int]] = {}
         for k, step in enumerate(self.steps):

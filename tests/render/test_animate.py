@@ -131,3 +131,29 @@ def test_magic_save_writes_every_named_file(shell, tmp_path):
 
     with pytest.raises(UsageError, match=r"--save .*nope.txt: save\(\) writes"):
         shell.run_cell_magic("grad", f"x=1.5 --save {tmp_path / 'nope.txt'}", "y = x * 2")
+
+
+def test_a_step_inside_a_group_outlines_the_group_box(shell):
+    from ad_magic.render import config
+    from ad_magic.render.groups import View
+
+    result = trace(
+        shell, "x=0.3", "h = x\nfor k in range(20):\n    h = tanh(h * 0.9 + 0.1)\ny = h"
+    )
+    graph = result.graph
+    unit = dict(zip((n.id for n in graph), View(graph, config.budget).unit_of(), strict=True))
+    anim = animate.Animation(result)
+    k = next(
+        k
+        for k, s in enumerate(anim.steps)
+        if unit[s.node] != s.node and all(unit[a] == unit[b] for a, b in s.edges)
+    )
+    frame = ET.fromstring(anim.svg(k + 1))
+    overlay = frame.find(f".//{SVG}g[@class='ad-overlay']")
+    assert overlay is not None
+    red = [e for e in overlay if e.get("opacity") == "1"]
+    assert red and all(e.get("fill") == "none" for e in red)  # an outline, not a red block
+    box = next(
+        g for g in frame.iter(f"{SVG}g") if g.findtext(f"{SVG}title") == unit[anim.steps[k].node]
+    )
+    assert red[0].get("points") == box.find(f"{SVG}polygon").get("points")
