@@ -1,8 +1,9 @@
 """The demo notebooks: each runs top to bottom on a fresh kernel and shows its key numbers.
 
 The notebooks are committed without outputs; here each one is executed with
-nbclient (the kernel runs this interpreter) in demo_notebooks/, and the text
-it printed is searched for the numbers it exists to show.
+nbclient (the kernel runs this interpreter) in demo_notebooks/, in memory, and the
+text it printed is searched for the numbers it exists to show. `make demo` opens
+copies in demo_work/, so using the demo changes nothing these tests read.
 """
 
 from __future__ import annotations
@@ -127,8 +128,12 @@ def test_committed_without_outputs(path: Path) -> None:
     nbformat.validate(nb)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
-            assert cell.outputs == [], f"{path.name} cell {i} has outputs; clear them"
-            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"demo_notebooks/{path.name} cell {i} has outputs or an execution count "
+                "(`make demo` runs copies, in demo_work/): drop them with "
+                f"`git checkout -- demo_notebooks/{path.name}`, or keep your edits and run "
+                f"`jupyter nbconvert --clear-output --inplace demo_notebooks/{path.name}`"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
