@@ -2,11 +2,14 @@
 
 `%load_ext ad_magic` registers them, `%unload_ext ad_magic` removes them.
 This module only reads the magic line, hands the cell to the tracer and
-returns the result for display; misuse is a one-line UsageError.
+returns the result for display; misuse is a one-line UsageError. A cell run
+again replaces its result: the old one leaves IPython's output history
+(`Out`, `_`), so that it is freed unless the student kept it under a name.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -33,6 +36,34 @@ from ad_magic.trace.foreign import graph_of_foreign, is_foreign
 from ad_magic.trace.hessian import second_order
 from ad_magic.trace.result import GradResult
 from ad_magic.trace.tracer import Input, TraceError, Tracer, graph_of_value
+from ad_magic.widget.display import current_cell
+
+# The cell (its id in the notebook, else its text) -> its last result, while alive.
+_results: dict[str, weakref.ref[GradResult]] = {}
+
+
+def forget(shell: Any, old: Any) -> None:
+    """Take an object out of IPython's output history: Out[n], _n, _, __ and ___ (which the
+    display hook also keeps in the hidden namespace), and the outputs of its run that the
+    history manager keeps (the displayed bundle, its text)."""
+    history = shell.user_ns.get("_oh", {})
+    numbers = [n for n, value in history.items() if value is old]
+    kept = shell.history_manager
+    for n in numbers:
+        del history[n]
+        for outputs in (getattr(kept, "outputs", {}), getattr(kept, "output_hist_reprs", {})):
+            outputs.pop(n, None)
+    hook = shell.displayhook
+    for name in ("_", "__", "___"):
+        if getattr(hook, name, None) is old:
+            setattr(hook, name, "")
+    for ns in (shell.user_ns, getattr(shell, "user_ns_hidden", {})):
+        for n in numbers:
+            if ns.get(f"_{n}") is old:
+                del ns[f"_{n}"]
+        for name in ("_", "__", "___"):
+            if ns.get(name) is old:
+                ns[name] = ""
 
 
 @magics_class
@@ -149,6 +180,8 @@ class GradMagics(Magics):
             fail_cell(self._shell, exc)
             return None
         tracer = Tracer(code, inputs, ns, out=args.out)
+        tracer.names = ["_grad", *([args.result] if args.result else [])]
+        before = dict(ns)  # to put back if the cell cannot give a result (not kept after)
         try:
             result = tracer.trace(args.seed, self.max_forward_passes)
             result.mode = args.mode or self.mode
@@ -166,22 +199,23 @@ class GradMagics(Magics):
                 result.measure_cost()
             self._homework(result, args, expected, line)
         except TraceError as exc:
-            restore(ns, tracer.snapshot)
+            restore(ns, before)
             raise UsageError(str(exc)) from None
         except UsageError:
-            restore(ns, tracer.snapshot)  # no half a result: the cell's names go too
+            restore(ns, before)  # no half a result: the cell's names go too
             raise
         except Exception as exc:
             hide_engine_frames(exc)
             raise
-        ns["_grad"] = result
-        if args.result:
-            ns[args.result] = result
+        del before
+        for name in tracer.names:
+            ns[name] = result
         for path in args.save or []:
             try:
                 result.save(path, result.mode, result.seed)
             except (OSError, ValueError, RuntimeError) as exc:
                 raise UsageError(f"--save {path}: {exc}") from None
+        self._replaces(line, cell, result)
         if ends_quietly(cell):
             return None
         return result.as_text() if (args.text or self.text) else result
@@ -227,6 +261,16 @@ class GradMagics(Magics):
         self._shell.user_ns["_grad"] = result
         return result.as_text() if (args.text or self.text) else result
 
+    def _replaces(self, line: str, cell: str, result: GradResult) -> None:
+        """This run of the cell replaces the last one's result in the output history."""
+        running = current_cell()  # in a kernel: the notebook cell's id, else its code
+        key = running[0] if running else f"code %%grad {line}\n{cell}"
+        last = _results.get(key)
+        old = last() if last is not None else None
+        if old is not None and old is not result:
+            forget(self._shell, old)
+        _results[key] = weakref.ref(result)
+
     def _expected(self, args: Any, inputs: list[Input], cell: str) -> dict[str, float]:
         """--expect read and its names checked, and --tol, before the cell runs."""
         if args.tol is not None and not args.tol > 0:
@@ -246,7 +290,7 @@ class GradMagics(Magics):
     ) -> None:
         """--check, --expect, --quiz and --annotate on a traced result."""
         tol = args.tol or self.expect_tol
-        result.check_tol = self.check_tol
+        result.check_tol, result.expect_tol = self.check_tol, tol
         result.reveal = args.reveal
         if args.check:
             result.check_table = result.check(self.check_step)
@@ -257,7 +301,7 @@ class GradMagics(Magics):
                 assert tracer is not None  # a %%grad cell's result
                 point = {inp.name: inp.data for inp in tracer.inputs}
                 result.hessian_check = result.second.check(
-                    tracer.run_plain, point, self.hessian_step
+                    result.recorded, point, self.hessian_step
                 )
         if expected:
             try:

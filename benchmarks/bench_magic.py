@@ -5,6 +5,10 @@ IPython shell: the plain cell on floats (math functions), the bare engine
 (Value operations, nothing recorded), the reverse trace alone (recording
 names, positions and calls, building the records, backward), and the whole
 magic (reverse, one forward pass per input, both steps lists; no display).
+Then the whole `%%grad` on micrograd's demo training step, about 33,000
+nodes (micrograd's nn.py MLP(2, [16, 16, 1]) on ad_magic's Value, made
+before the cell; 50 points, 4 of them inputs: 8 seeds for forward mode),
+against the same step run plainly on Values. Needs the bench extra.
 
     python benchmarks/bench_magic.py [--repeat 7]
 """
@@ -76,6 +80,43 @@ def measure(ip: InteractiveShell, x: float, cell: str, repeat: int) -> dict[str,
     return times
 
 
+MLP_SETUP = """
+import random
+from micrograd import nn
+nn.Value = Value  # micrograd's own nn.py on ad_magic's Value, as in bench_engine.py
+random.seed(1)
+model = nn.MLP(2, [16, 16, 1])
+X = [[random.uniform(-1, 2), random.uniform(-1, 1)] for _ in range(50)]
+ys = [1.0 if x0 + x1 > 0.5 else -1.0 for x0, x1 in X]
+"""
+MLP_STEP = """points = [list(row) for row in xs] + X[4:]
+scores = list(map(model, points))
+losses = [(1 + -yi * si).relu() for yi, si in zip(ys, scores)]
+data_loss = sum(losses) * (1.0 / len(losses))
+reg_loss = 1e-4 * sum(p * p for p in model.parameters())
+loss = data_loss + reg_loss
+"""
+
+
+def measure_mlp(ip: InteractiveShell, repeat: int) -> dict[str, float]:
+    """The whole %%grad (8 seeds) on the MLP step, against the step on Values."""
+    ip.run_cell("from ad_magic import Value", silent=True)
+    ip.run_cell(MLP_SETUP, silent=True)
+    ip.run_cell("import numpy as np\nX4 = np.array(X[:4])", silent=True)
+
+    def plain() -> None:
+        ip.run_cell("xs = [list(map(Value, row)) for row in X[:4]]\n" + MLP_STEP, silent=True)
+
+    def whole() -> None:
+        ip.run_cell_magic("grad", "xs=X4", MLP_STEP)
+
+    times = {"plain": median_time(plain, repeat), "magic": median_time(whole, repeat)}
+    result = ip.user_ns["_grad"]
+    times["nodes"] = len(result.graph)
+    times["seeds"] = len(result.seeds)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
@@ -100,6 +141,12 @@ def main() -> None:
     )
     print(f"  whole reverse trace (+ records, backward)   {per['trace']:6.2f} us  "
           f"{per['trace'] / per['engine']:5.2f}x")  # fmt: skip
+    mlp = measure_mlp(ip, args.repeat)
+    print(
+        f"\nmicrograd step, {int(mlp['nodes'])} nodes, {int(mlp['seeds'])} seeds: "
+        f"on Values {mlp['plain']:.3f} s, whole %%grad {mlp['magic']:.3f} s "
+        f"({mlp['magic'] / mlp['plain']:.1f}x; target < 0.6 s)"
+    )
 
 
 if __name__ == "__main__":

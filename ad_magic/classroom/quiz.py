@@ -130,6 +130,15 @@ class Quiz:
             listener(feedback)
         return feedback
 
+    def moved_to(self, steps: Iterable[Step]) -> Quiz:
+        """The same quiz over a new trace's steps (a live input moved): its place, score,
+        tries and listeners carry over; the questions ask for the new numbers."""
+        quiz = Quiz(steps, self.tol, self.tries)
+        quiz.position = min(self.position, quiz.total)
+        quiz.tries_left, quiz.score = self.tries_left, self.score
+        quiz.history, quiz.listeners = self.history, self.listeners
+        return quiz
+
     def state(self) -> dict[str, Any]:
         """Plain data for a front end: where the quiz is and the score."""
         q = self.current

@@ -16,7 +16,7 @@ import numpy as np
 
 from ad_magic.engine import dual, value
 from ad_magic.engine.ops import BY_UFUNC, OPS, Op
-from ad_magic.engine.scalar import Scalar, plain, to_float
+from ad_magic.engine.scalar import Scalar, to_float
 
 _COMPARISONS: dict[np.ufunc, Callable[[Any, Any], bool]] = {
     np.less: operator.lt,
@@ -73,7 +73,10 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
         if ufunc in BY_UFUNC:
             return apply(BY_UFUNC[ufunc], *inputs)
         if ufunc in _COMPARISONS and not any(isinstance(a, np.ndarray) for a in inputs):
-            return _COMPARISONS[ufunc](*(plain(a) for a in inputs))
+            # On the scalars themselves, so that a trace records the comparison
+            # (the other side as a Python float, so numpy does not call back).
+            sides = (a if isinstance(a, Scalar) else to_float(a, ufunc.__name__) for a in inputs)
+            return _COMPARISONS[ufunc](*sides)
         if ufunc is np.positive and len(inputs) == 1:
             return inputs[0]
     rows = ", ".join(f"np.{u.__name__}" for u in BY_UFUNC)

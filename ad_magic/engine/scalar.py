@@ -15,6 +15,11 @@ import numpy as np
 
 from ad_magic.engine.ops import BINARY, UNARY, Op
 
+# Called with every comparison of a Value or Dual while a %%grad trace records
+# (symbol, the scalar, the other side, the outcome), so that finite
+# differences of the recorded run can tell when a nudge would take the other branch.
+on_compare: Callable[[str, Scalar, object, bool], None] | None = None
+
 
 class Scalar:
     """Base of Value and Dual: comparisons, conversions and numpy dispatch."""
@@ -72,22 +77,37 @@ class Scalar:
         raise self._cut(".item() of a {name}")
 
     def __bool__(self) -> bool:
-        return bool(self.primal)
+        outcome = bool(self.primal)
+        if on_compare is not None:
+            on_compare("!=", self, 0.0, outcome)
+        return outcome
 
     def __format__(self, spec: str) -> str:
         return format(self.primal, spec) if spec else str(self)
 
     def __lt__(self, other: object) -> bool:
-        return self.primal < plain(other)
+        outcome = self.primal < plain(other)
+        if on_compare is not None:
+            on_compare("<", self, other, outcome)
+        return outcome
 
     def __le__(self, other: object) -> bool:
-        return self.primal <= plain(other)
+        outcome = self.primal <= plain(other)
+        if on_compare is not None:
+            on_compare("<=", self, other, outcome)
+        return outcome
 
     def __gt__(self, other: object) -> bool:
-        return self.primal > plain(other)
+        outcome = self.primal > plain(other)
+        if on_compare is not None:
+            on_compare(">", self, other, outcome)
+        return outcome
 
     def __ge__(self, other: object) -> bool:
-        return self.primal >= plain(other)
+        outcome = self.primal >= plain(other)
+        if on_compare is not None:
+            on_compare(">=", self, other, outcome)
+        return outcome
 
     __hash__ = object.__hash__  # identity: nodes live in sets and dicts
 

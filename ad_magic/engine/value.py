@@ -8,8 +8,12 @@
 
 A node keeps its parents and the primitive that made it, nothing else: no
 closure per node, so the graph has no reference cycles and a dropped graph is
-freed by reference counting at once. `backward()` walks the graph with an
-explicit stack and applies the chain rule from the primitive table.
+freed by reference counting at once. The (at most two) parents live in two
+slots rather than a tuple: one object per node for Python's cyclic garbage
+collector to count and walk, not two, which is most of what the collector
+costs a training step (`_prev` still gives them as a tuple, as in micrograd).
+`backward()` walks the graph with an explicit stack and applies the chain
+rule from the primitive table.
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ _new = object.__new__
 on_create: Callable[[Value], None] | None = None
 
 
-def _node(data: float, prev: tuple[Value, ...], op: Op) -> Value:
-    """A new graph node: the fast path every operation goes through."""
+def _node(data: float, op: Op, a: Value | None = None, b: Value | None = None) -> Value:
+    """A new graph node with parents a and b: the fast path every operation goes through."""
     v = _new(Value)
     v.data = data
     v.grad = 0.0
     v.label = ""
-    v._prev = prev
+    v._a = a
+    v._b = b
     v._fn = op
     if on_create is not None:
         on_create(v)
@@ -46,7 +51,7 @@ def lift(x: object) -> Value:
     if x.__class__ is Value:
         return x
     if isinstance(x, Real):
-        return _node(float(x), (), CONST)
+        return _node(float(x), CONST)
     return NotImplemented
 
 
@@ -60,24 +65,37 @@ class Value(Scalar):
     Comparisons compare `data` and return bool, so `if`/`while` work.
     """
 
-    __slots__ = ("__weakref__", "_fn", "_prev", "data", "grad", "label")
+    __slots__ = ("__weakref__", "_a", "_b", "_fn", "data", "grad", "label")
     mode: ClassVar[str] = "reverse"
     primal_name: ClassVar[str] = "data"
 
     data: float
     grad: Any  # a float; a Value after backward(create_graph=True)
     label: str
-    _prev: tuple[Value, ...]  # parents, in argument order, with repeats (a + a)
+    _a: Value | None  # the first parent, if any
+    _b: Value | None  # the second parent, if any (a + a: both are a)
     _fn: Op
 
     def __init__(self, data: float, label: str = "") -> None:
         self.data = to_float(data, "Value")
         self.grad = 0.0
         self.label = label
-        self._prev = ()
+        self._a = self._b = None
         self._fn = INPUT
         if on_create is not None:
             on_create(self)
+
+    @property
+    def _prev(self) -> tuple[Value, ...]:
+        """The parents in argument order, with repeats (a + a), as in micrograd."""
+        a, b = self._a, self._b
+        return () if a is None else (a,) if b is None else (a, b)
+
+    @_prev.setter
+    def _prev(self, parents: tuple[Value, ...]) -> None:
+        if len(parents) > 2:
+            raise ValueError(f"a Value has at most two parents, not {len(parents)}")
+        self._a, self._b = (*parents, None, None)[:2]
 
     @property
     def _op(self) -> str:
@@ -108,14 +126,14 @@ class Value(Scalar):
         if create_graph:
             adjoints = propagate_graph(order, grad)
             for v in order:
-                if v._prev:
+                if v._a is not None:
                     v.grad = adjoints.get(v, 0.0)
                 elif v._fn is not CONST and v in adjoints:
                     old = 0.0 if v.grad.__class__ is Value else v.grad
                     v.grad = adjoints[v] + old if old else adjoints[v]
             return
         for v in order:
-            if v._prev or v.grad.__class__ is Value:
+            if v._a is not None or v.grad.__class__ is Value:
                 v.grad = 0.0
         self.grad += grad
         propagate(order)
@@ -158,17 +176,15 @@ def propagate(order: list[Value]) -> None:
     it is reached; it then passes its share to its parents.
     """
     for v in order:
-        prev = v._prev
+        a = v._a
         g = v.grad
-        if not prev or g == 0.0:
+        if a is None or g == 0.0:
             continue
         # Chain rule: each parent p gains d(v)/d(p) * d(out)/d(v) (zero wins, see chain).
-        op, y = v._fn, v.data
-        if len(prev) == 1:
-            a = prev[0]
+        op, y, b = v._fn, v.data, v._b
+        if b is None:
             a.grad += chain(op.partials[0](a.data, y), g)
         else:
-            a, b = prev
             x, z = a.data, b.data
             if a._fn is not CONST:
                 a.grad += chain(op.partials[0](x, z, y), g)
@@ -220,13 +236,17 @@ def topological(root: Value) -> list[Value]:
     stack = [root]
     while stack:
         v = stack[-1]
-        for p in v._prev:
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-                break
-        else:
-            order.append(stack.pop())
+        a = v._a
+        if a is not None and a not in seen:
+            seen.add(a)
+            stack.append(a)
+            continue
+        b = v._b
+        if b is not None and b not in seen:
+            seen.add(b)
+            stack.append(b)
+            continue
+        order.append(stack.pop())
     order.reverse()
     return order
 
@@ -236,14 +256,14 @@ def apply(op: Op, args: Sequence[object]) -> Value:
     prev = tuple(lift(a) for a in args)
     if NotImplemented in prev:
         raise TypeError(f"{op.name}() got an argument that is neither a number nor a Value")
-    return _node(op.fn(*(p.data for p in prev)), prev, op)
+    return _node(op.fn(*(p.data for p in prev)), op, *prev)
 
 
 def _unary(op: Op) -> Callable[[Value], Value]:
     fn = op.fn
 
     def method(self: Value) -> Value:
-        return _node(fn(self.data), (self,), op)
+        return _node(fn(self.data), op, self)
 
     return method
 
@@ -255,13 +275,13 @@ def _binary(op: Op) -> tuple[Callable[[Value, object], Value], Callable[[Value, 
         b = lift(other)
         if b is NotImplemented:
             return NotImplemented
-        return _node(fn(self.data, b.data), (self, b), op)
+        return _node(fn(self.data, b.data), op, self, b)
 
     def reflected(self: Value, other: object) -> Value:
         a = lift(other)
         if a is NotImplemented:
             return NotImplemented
-        return _node(fn(a.data, self.data), (a, self), op)
+        return _node(fn(a.data, self.data), op, a, self)
 
     return method, reflected
 

@@ -60,6 +60,11 @@ class Bindings:
     declared: dict[str, set[int]] = field(default_factory=dict)  # input -> ids of its leaves
     rebound: dict[str, int] = field(default_factory=dict)  # input -> first line rebinding it
 
+    def taken(self, names: list[str]) -> None:
+        """Names already bound before the cell (the inputs): binding one again primes it."""
+        for name in names:
+            self.versions[name] = max(self.versions.get(name, 0), 1)
+
     def __call__(self, name: str, obj: Any, loop: bool = False) -> None:
         self.last_any = name
         if isinstance(obj, Value):
@@ -83,7 +88,3 @@ class Bindings:
         k = self.versions.get(name, 0)
         self.versions[name] = k + 1
         self.names[id(node)] = name if k == 0 else (name + "'" * k if k < 3 else f"{name}@{k}")
-
-
-def ignore(name: str, obj: Any, loop: bool = False) -> None:
-    """The binding callback for runs that name nothing."""

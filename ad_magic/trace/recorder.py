@@ -1,9 +1,10 @@
 """Recording where each node of a traced cell comes from.
 
-While a cell runs under `%%grad`, every new Value reports to a `Recorder`,
-which notes its creation order, the cell position of the code that made it
-(line and columns of the sub-expression, from Python 3.11's code positions)
-and the user-function calls it was made in (`MLP.__call__#0`, ...). Frames of
+While a cell runs under `%%grad`, every new Value reports to a `Recorder`
+(and so does every comparison on one, `a < b` or `if a:`), which notes its
+creation order, the cell position of the code that made it (line and
+columns of the sub-expression, from Python 3.11's code positions) and the
+user-function calls it was made in (`MLP.__call__#0`, ...). Frames of
 ad_magic, numpy, the standard library and IPython are passed over, so a node
 made by `np.dot` or `sum()` is pinned to the call in the cell.
 """
@@ -20,7 +21,11 @@ from typing import Any
 import IPython
 import numpy
 
+from ad_magic.engine.ops import INPUT
+from ad_magic.engine.value import Value
+
 Position = tuple[int, int, int, int] | None  # line, end_line, col, end_col (cell-relative)
+Site = tuple[tuple[str, ...], CodeType, int] | None  # calls, cell code, instruction offset
 
 _AD_MAGIC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package folder
 _PACKAGES = tuple(
@@ -54,7 +59,11 @@ class Recorder:
         self.cell_codes = frozenset(cell_codes)  # few: hashed once each
         self.made: list[Any] = []  # in creation order
         # per object: (calls, cell code, instruction offset), or None if made outside the cell
-        self.sites: list[tuple[tuple[str, ...], CodeType, int] | None] = []
+        self.sites: list[Site] = []
+        # (symbol, Value, other side, outcome, site) of each comparison on a traced value
+        self.comparisons: list[tuple[str, Value, Any, bool, Site]] = []
+        # id(leaf) -> (leaf, its .data when an operation last read it)
+        self.leaf_data: dict[int, tuple[Value, float]] = {}
         # Keyed by id(code): hashing a code object hashes all its bytes.
         self._library: dict[int, bool] = {id(c): False for c in self.cell_codes}
         self._code_positions: dict[int, list[Position]] = {}
@@ -64,7 +73,24 @@ class Recorder:
         self._call_count = 0
 
     def __call__(self, obj: Any) -> None:
-        frame: FrameType | None = sys._getframe(2)  # skip the engine's own node maker
+        self.made.append(obj)
+        self.sites.append(self._site(sys._getframe(2)))  # skip the engine's own node maker
+        # A leaf's number when an operation read it: the cell may change .data later
+        # (a training update), and the record must hold what the computation used.
+        a, b = obj._a, obj._b
+        if a is not None:
+            if a._fn is INPUT:
+                self.leaf_data[id(a)] = (a, a.data)
+            if b is not None and b._fn is INPUT:
+                self.leaf_data[id(b)] = (b, b.data)
+
+    def compare(self, symbol: str, left: Any, right: Any, outcome: bool) -> None:
+        """A comparison the cell made on a traced value (`a < b`, `if a:`), with its site."""
+        if left.__class__ is Value:
+            self.comparisons.append((symbol, left, right, outcome, self._site(sys._getframe(1))))
+
+    def _site(self, frame: FrameType | None) -> Site:
+        """(calls, cell code, offset) of the first user frame from frame up, if in the cell."""
         library = self._library
         while frame is not None:
             lib = library.get(id(frame.f_code))
@@ -73,12 +99,10 @@ class Recorder:
             if not lib:
                 break
             frame = frame.f_back
-        self.made.append(obj)
         if frame is None:  # made outside any user code
-            self.sites.append(None)
-            return
+            return None
         calls, cell = self._frames.get(frame) or self._place(frame)
-        self.sites.append((calls, cell.f_code, cell.f_lasti) if cell else None)
+        return (calls, cell.f_code, cell.f_lasti) if cell else None
 
     def _place(self, frame: FrameType) -> tuple[tuple[str, ...], FrameType | None]:
         """The user-function calls from the cell down to frame, and the cell's frame."""
@@ -115,7 +139,10 @@ class Recorder:
 
     def position(self, k: int) -> Position:
         """(line, end_line, col, end_col) in the cell of what made object k."""
-        site = self.sites[k]
+        return self.where(self.sites[k])
+
+    def where(self, site: Site) -> Position:
+        """(line, end_line, col, end_col) in the cell of a site."""
         if site is None:
             return None
         _, code, lasti = site

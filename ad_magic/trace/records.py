@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ad_magic.engine.ops import chain
 from ad_magic.engine.value import Value, propagate, topological
+from ad_magic.trace.forward import forward_over_graph
 from ad_magic.trace.graph import Graph, Node, label_and_var, parents_first
 from ad_magic.trace.inputs import Bindings
 from ad_magic.trace.recorder import Recorder
@@ -23,7 +21,7 @@ from ad_magic.trace.result import GradResult
 
 def build_graph(
     outs: list[tuple[str, Value]],
-    leaves: dict[str, Any],
+    leaves: list[tuple[str, Value]],
     recorder: Recorder,
     bindings: Bindings,
     lines: list[str],
@@ -40,7 +38,7 @@ def build_graph(
     values = older + [v for _, v in made_at]
     ids = {id(v): f"n{i}" for i, v in enumerate(values)}
     names = dict(bindings.names)
-    inputs = input_names(leaves)
+    inputs = {id(leaf): label for label, leaf in leaves}  # whatever label the cell gave it
     node_id = ids.__getitem__
 
     def record(v: Value, calls: tuple[str, ...] = ()) -> Node:
@@ -79,18 +77,6 @@ def build_graph(
     return graph, values, len(older)
 
 
-def input_names(leaves: dict[str, Any]) -> dict[int, str]:
-    """id(leaf) -> its input's name ('x', 'W[0,1]'), whatever label the cell gave it."""
-    out: dict[int, str] = {}
-    for name, x in leaves.items():
-        if isinstance(x, np.ndarray):
-            for idx in np.ndindex(x.shape):
-                out[id(x[idx])] = f"{name}[{','.join(map(str, idx))}]"
-        else:
-            out[id(x)] = name
-    return out
-
-
 def source_text(lines: list[str], pos: tuple[int, int, int, int]) -> str:
     """The cell's text in a position range on one line ('' across lines)."""
     line, end_line, col, end_col = pos
@@ -99,12 +85,17 @@ def source_text(lines: list[str], pos: tuple[int, int, int, int]) -> str:
     return lines[line - 1][col:end_col]
 
 
-def unused_notes(graph: Graph, values: list[Value], leaves: dict[str, Any]) -> list[str]:
+def unused_notes(graph: Graph, values: list[Value], leaves: list[tuple[str, Value]]) -> list[str]:
+    """A note per input (array inputs as a whole) the output does not depend on."""
     present = set(map(id, values))
+    used: dict[str, bool] = {}
+    for label, leaf in leaves:
+        name = label.partition("[")[0]
+        used[name] = used.get(name, False) or id(leaf) in present
     return [
         f"{graph[graph.output].name} does not depend on {name}: its gradient is 0"
-        for name, x in leaves.items()
-        if not any(id(s) in present for s in (x.flat if isinstance(x, np.ndarray) else [x]))
+        for name, u in used.items()
+        if not u
     ]
 
 
@@ -130,9 +121,8 @@ def backward_into(out: Value, graph: Graph, values: list[Value], keep: list[Valu
 def graph_of_value(root: Value, name: str, max_forward: int = 16) -> Any:
     """A GradResult for a Value built outside the magic, leaving every .grad as it was.
 
-    With no cell to rerun on Duals, forward mode runs over the graph itself:
-    each node's tangent from its parents' by the table's partials, one pass per
-    input (up to max_forward inputs).
+    Forward mode evaluates the graph on Duals, one pass per input (up to
+    max_forward inputs), as for a traced cell.
     """
     values = topological(root)[::-1]
     graph = Graph.from_value(root)
@@ -150,22 +140,3 @@ def graph_of_value(root: Value, name: str, max_forward: int = 16) -> Any:
             f"max_forward_passes={max_forward}"
         )
     return result
-
-
-def forward_over_graph(graph: Graph, seed: str, label: str) -> None:
-    """Forward mode on a recorded graph: node.tangents[label] = d(node)/d(seed)."""
-    for node in graph.nodes:
-        if not node.parents:
-            node.tangents[label] = 1.0 if node.id == seed else 0.0
-            continue
-        args = [graph[p].value for p in node.parents]
-        # Chain rule: d(node) = sum over parents of d(node)/d(parent) * d(parent).
-        # A zero tangent adds nothing, even through an infinite partial (as Dual).
-        node.tangents[label] = (
-            sum(
-                chain(node.op.partials[i](*args, node.value), graph[p].tangents[label])
-                for i, p in enumerate(node.parents)
-                if graph[p].tangents[label]
-            )
-            + 0.0
-        )

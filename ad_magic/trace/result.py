@@ -2,8 +2,8 @@
 
 It holds the traced graph (`.graph`, `.nodes`), the output's value and the
 gradient of every input, the forward-mode tangents per seed input, the steps
-of both passes, and can re-run the cell on plain floats to compare with
-finite differences (`.check()`).
+of both passes, and the recorded program, whose central differences
+`.check()` compares with (the cell itself never runs again).
 """
 
 from __future__ import annotations
@@ -19,20 +19,19 @@ from ad_magic.engine.check import GradCheck, GradEntry
 from ad_magic.trace.cost import Cost, count, measure
 from ad_magic.trace.graph import Graph, Node
 from ad_magic.trace.jacobian import Jacobian, Tape
+from ad_magic.trace.program import Program
 from ad_magic.trace.steps import Step, forward_steps, num, reverse_steps
 
 
 class Rerun(Protocol):
-    """What a result needs of the tracer that made it: its inputs and source, plain
-    runs for finite differences, and a new trace for live inputs."""
+    """What a result needs of the tracer that made it: its inputs and source, and a
+    new trace (one more run of the cell) for live inputs."""
 
     inputs: list[Any]
     lines: list[str]
     code: Any
 
-    def run_plain(self, values: dict[str, Any]) -> float: ...
-
-    def rerun(self, values: dict[str, float]) -> Any: ...
+    def retrace(self, values: dict[str, float]) -> Any: ...
 
 
 class Shown:
@@ -88,6 +87,7 @@ class GradResult:
         self.node_checks: list[Any] = []  # classroom.localcheck.NodeCheck
         self.check_tol = 1e-5
         self.expectations: list[Any] = []  # classroom.expect.Expectation
+        self.expect_tol = 0.01  # --tol: how close --expect and --quiz answers must be
         self.reveal = False
         self.quiz: Any = None  # classroom.quiz.Quiz
         self.student_check: Any = None  # classroom.studentcheck.StudentCheck (%grad --check)
@@ -98,6 +98,7 @@ class GradResult:
         self.measured: Cost | None = None  # --cost: counts with times
         self._tape: Tape | None = None
         self._jacobian: Jacobian | None = None
+        self.program: Program | None = None  # the recorded run, for finite differences
         # input name -> its node id (None if the output does not use it), or
         # an object array of ids for an array input
         self._input_ids = inputs
@@ -260,10 +261,13 @@ class GradResult:
         return forward_steps(self.graph, seed)
 
     def check(self, h: float = 1e-6) -> GradCheck:
-        """Each input's gradient against central differences of the cell on plain floats.
+        """Each input's gradient against central differences of the recorded program.
 
-        A vector output checks all of J, each output by each input, against
-        central differences of the recorded computation.
+        The straight-line computation the cell made is evaluated again with one
+        input nudged by +h and -h (the cell does not run again). Where a nudge
+        would make a recorded comparison or a kink (relu, abs, max, min) go the
+        other way, the entry's note says so: the difference spans a branch. A
+        vector output checks all of J, each output by each input, from the tape.
         """
         if self.vector:
             if not h > 0:
@@ -278,8 +282,10 @@ class GradResult:
                 h,
                 "reverse",
             )
-        if self.tracer is None:
-            raise ValueError("check() re-runs a %%grad cell; this graph was built outside one")
+        if self.tracer is None or self.program is None:
+            raise ValueError(
+                "check() needs a %%grad cell's record; this graph was built outside one"
+            )
         if not h > 0:
             raise ValueError(f"the step h must be positive, got {h!r}")
         entries = []
@@ -288,9 +294,21 @@ class GradResult:
             for label, idx in inp.scalars():
                 ad = grads[inp.name]
                 ad_value = float(ad[idx]) if isinstance(ad, np.ndarray) else ad
-                f = [self.tracer.run_plain({inp.name: _moved(inp.data, idx, d)}) for d in (h, -h)]
-                entries.append(GradEntry(label, ad_value, (f[0] - f[1]) / (2 * h)))
+                slope, note = self.program.central(label, h)
+                entries.append(GradEntry(label, ad_value, slope, note))
         return GradCheck(entries, h, "reverse")
+
+    def recorded(self, values: dict[str, Any]) -> float:
+        """The output of the recorded program with inputs (by name, numbers or arrays) at
+        other values: what finite differences evaluate, without running the cell."""
+        if self.tracer is None or self.program is None:
+            raise ValueError("recorded() needs a %%grad cell's record")
+        moved = {}
+        for inp in self.tracer.inputs:
+            x = values.get(inp.name, inp.data)
+            for label, idx in inp.scalars():
+                moved[label] = float(x[idx]) if isinstance(x, np.ndarray) else float(x)
+        return self.program.output_at(moved)
 
     # -- display -----------------------------------------------------------
     def summary(self) -> str:
@@ -383,11 +401,3 @@ class TextOnly(str):
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
-
-
-def _moved(data: float | np.ndarray, idx: tuple[int, ...], delta: float) -> float | np.ndarray:
-    if isinstance(data, np.ndarray):
-        moved = data.copy()
-        moved[idx] += delta
-        return moved
-    return data + delta

@@ -1,13 +1,15 @@
-"""Tracing a cell: run it on Value leaves (reverse mode) and on Duals (forward mode).
+"""Tracing a cell: run it once on Value leaves, then read everything from the record.
 
 `Tracer` holds a compiled cell, its inputs and the namespace it runs in. Its
-`trace()` runs the cell once with Value inputs in the user's namespace (so the
-cell's bindings persist, as after any cell), records every node with its name,
-source position and user-function calls, runs the backward pass, then runs the
-cell again once per seed input with Dual inputs in a scratch copy of the
-namespace to get each node's forward-mode tangent. The result is a
-`GradResult`. `Tracer.run_plain()` runs the cell on floats, for finite
-differences.
+`trace()` runs the cell exactly once, with Value inputs, in the user's
+namespace (so the cell's bindings and side effects persist, as after any
+cell), records every node with its name, source position and user-function
+calls and every comparison made on a traced value, and runs the backward
+pass. Forward mode (one pass on Duals per seed) and finite differences
+(`GradResult.check()`) evaluate the recorded program again; nothing runs the
+cell a second time. The result is a `GradResult`. `retrace()` runs the cell
+once more with some inputs changed, as re-executing the cell would (a live
+input in the widget).
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from ad_magic.engine import value
+from ad_magic.engine import scalar, value
 from ad_magic.engine.dual import Dual
 from ad_magic.engine.functions import FUNCTIONS
 from ad_magic.engine.value import Value
 from ad_magic.trace.cellcode import BIND, CellCode, quiet
 from ad_magic.trace.forward import forward_passes
-from ad_magic.trace.inputs import Bindings, Input, ignore
+from ad_magic.trace.inputs import Bindings, Input
 from ad_magic.trace.output import Choice, OutputError, choose, output_names, outputs
+from ad_magic.trace.program import Program
 from ad_magic.trace.recorder import Recorder
 from ad_magic.trace.records import backward_into, build_graph, graph_of_value, unused_notes
 from ad_magic.trace.result import GradResult
@@ -49,7 +52,9 @@ class Tracer:
         self.inputs = inputs
         self.namespace = namespace
         self.out = out
-        self.snapshot = dict(namespace)  # the namespace before the cell ran
+        self.seeds: list[str] | None = None
+        self.max_forward = 16
+        self.names: list[str] = []  # namespace names that hold the latest result (_grad, -r)
         self.output_note = ""  # which binding was taken as the output, if not plain
         self.lines = code.source.splitlines()
 
@@ -108,65 +113,50 @@ class Tracer:
         tail = self.code.last_text
         return tail if len(tail) <= 40 else "_"
 
-    def run_plain(self, values: dict[str, Any]) -> float:
-        """The output with inputs as plain numbers (by name), printing suppressed.
+    # -- reverse mode, recorded --------------------------------------------------
+    def retrace(self, values: dict[str, float]) -> GradResult:
+        """The cell run once more with some inputs changed, in the same namespace.
 
-        A cell that reads `.data` cannot run on floats; it runs on Duals with
-        zero derivative instead, which compute the very same numbers.
+        Like re-executing the cell with new numbers on its magic line: its
+        bindings and side effects happen (once); printing is suppressed.
         """
-        try:
-            return self._run_numbers(values, lambda v, label: v)
-        except (AttributeError, TypeError):
-            return self._run_numbers(values, lambda v, label: Dual(v, 0.0))
-
-    def _run_numbers(self, values: dict[str, Any], leaf: Any) -> float:
-        ns = dict(self.snapshot)
-        for inp in self.inputs:
-            ns[inp.name] = Input(inp.name, values.get(inp.name, inp.data)).make(leaf)
-        with quiet():
-            last = self.run(ns, ignore)
-        name, obj = self._pick(ns, last, None)
-        if isinstance(obj, np.ndarray) and obj.size == 1:
-            obj = obj.reshape(()).item()
-        if isinstance(obj, (Value, Dual)):
-            return obj.primal
-        try:
-            return float(obj)
-        except (TypeError, ValueError):
-            raise TraceError(f"on plain numbers the output {name!r} is {obj!r:.40}") from None
-
-    # -- reverse mode --------------------------------------------------------
-    def rerun(self, values: dict[str, float]) -> Any:
-        """A new trace with some inputs changed, in a scratch copy of the namespace."""
         inputs = [Input(i.name, values.get(i.name, i.data)) for i in self.inputs]
-        again = Tracer(self.code, inputs, dict(self.snapshot), out=self.out)
+        again = Tracer(self.code, inputs, self.namespace, out=self.out)
+        again.names = self.names
         with quiet():
-            return again.trace(self.seeds, self.max_forward)
+            result = again.trace(self.seeds, self.max_forward)
+        for name in self.names:
+            self.namespace[name] = result
+        return result
 
-    def trace(self, seeds: list[str] | None = None, max_forward: int = 16) -> Any:
-        """Run the cell in reverse mode, then forward mode; a GradResult."""
+    def trace(self, seeds: list[str] | None = None, max_forward: int = 16) -> GradResult:
+        """Run the cell once in reverse mode; forward mode over the record; a GradResult."""
         __tracebackhide__ = True
         self.seeds, self.max_forward = seeds, max_forward
-        leaves = {
-            inp.name: inp.make(lambda v, label: Value(v, label=label)) for inp in self.inputs
-        }
-        self.namespace.update(leaves)
+        made = {inp.name: inp.make(lambda v, label: Value(v, label=label)) for inp in self.inputs}
+        # The leaves as made, whatever the cell then does to the arrays holding them.
+        leaves = [
+            (label, made[inp.name][idx] if isinstance(inp.data, np.ndarray) else made[inp.name])
+            for inp in self.inputs
+            for label, idx in inp.scalars()
+        ]
+        self.namespace.update(made)
         bindings = Bindings()
+        bindings.taken([*made, *(label for label, _ in leaves)])  # x = x*3 shows as x'
         bindings.declared = {
             name: {id(v) for v in (x.flat if isinstance(x, np.ndarray) else [x])}
-            for name, x in leaves.items()
+            for name, x in made.items()
         }
         recorder = Recorder(self.code.codes)
-        outer = value.on_create  # a trace running this one (a nested %%grad) records on after
-        value.on_create = recorder
+        # A trace running this one (a nested %%grad) records on afterwards.
+        outer = value.on_create, scalar.on_compare
+        value.on_create, scalar.on_compare = recorder, recorder.compare
         try:
             last = self.run(self.namespace, bindings)
         finally:
-            value.on_create = outer
+            value.on_create, scalar.on_compare = outer
             recorder.release()
-        own = {
-            id(v) for x in leaves.values() for v in (x.flat if isinstance(x, np.ndarray) else [x])
-        }
+        own = {id(v) for _, v in leaves}
         choice = choose(bindings.bound, {id(v) for v in recorder.made}, own)
         name, out = self._pick(self.namespace, last, bindings.last or bindings.last_any, choice)
         try:
@@ -175,30 +165,45 @@ class Tracer:
             raise TraceError(str(exc)) from None
         graph, values, older = build_graph(outs, leaves, recorder, bindings, self.lines)
         out = outs[0][1]  # the first output: node.grad, .grads and the display's reverse pass
-        backward_into(out, graph, values, keep=[v for v in values[:older] if id(v) not in own])
+        # Leaves whose .data the cell changed after using it (a training update) take part
+        # with the number the computation read, in the records and the backward pass.
+        used = recorder.leaf_data
+        changed = [
+            (v, v.data, used[id(v)][1], node)
+            for v, node in zip(values, graph.nodes, strict=True)
+            if id(v) in used and used[id(v)][1] != v.data
+        ]
+        for v, _, then, node in changed:
+            v.data = node.value = then
+        try:
+            keep = [v for v in values[:older] if id(v) not in own]
+            backward_into(out, graph, values, keep=keep)
+        finally:
+            for v, now, _, _ in changed:
+                v.data = now
         ids = {id(v): node.id for v, node in zip(values, graph.nodes, strict=True)}
-        input_ids = {
-            name: np.vectorize(lambda v: ids.get(id(v)), otypes=[object])(x)
-            if isinstance(x, np.ndarray)
-            else ids.get(id(x))
-            for name, x in leaves.items()
-        }
+        by_label = {label: ids.get(id(leaf)) for label, leaf in leaves}
+        input_ids = {inp.name: _ids_of(inp, by_label) for inp in self.inputs}
         notes = [
             f"line {line} rebinds input {name} to a new Value, so the input is not used; "
             f"remove that line or drop {name} from the magic line"
             for name, line in bindings.rebound.items()
         ]
-        kept = {k: x for k, x in leaves.items() if k not in bindings.rebound}  # said above
-        notes += unused_notes(graph, values, kept)
+        kept = [(k, v) for k, v in leaves if k.partition("[")[0] not in bindings.rebound]
+        notes += unused_notes(graph, values, kept)  # (a rebound input is said above)
         notes += [self.output_note] if self.output_note else []
         result = GradResult(self, graph, input_ids, notes)
-        ops = [v for v in recorder.made if v._prev]  # every op node the run made, in order
-        forward_passes(
-            self,
-            result,
-            dict(zip(map(id, values), graph.nodes, strict=True)),
-            ops,
-            seeds,
-            max_forward,
-        )
+        program = Program.record(graph, values, recorder.comparisons, recorder.where, leaves)
+        result.program = program
+        forward_passes(result, by_label, seeds, max_forward, program.args)
         return result
+
+
+def _ids_of(inp: Input, by_label: dict[str, str | None]) -> Any:
+    """An input's node id (None if unused), or an object array of them for an array input."""
+    if not isinstance(inp.data, np.ndarray):
+        return by_label[inp.name]
+    ids = np.empty(inp.data.shape, dtype=object)
+    for label, idx in inp.scalars():
+        ids[idx] = by_label[label]
+    return ids

@@ -10,6 +10,10 @@ static copy is shown too. Where the widget does render (JupyterLab, Notebook 7,
 VS Code, an nbconvert page whose html-manager loads) it hides its copy, found
 by the `twin` token both carry. In terminal IPython it is text only, and nothing
 is laid out.
+
+A cell that is run again replaces its output, so the widgets it showed
+before are closed: the kernel keeps one live widget per cell, not one per
+run.
 """
 
 from __future__ import annotations
@@ -27,6 +31,41 @@ from ad_magic.trace.steps import num
 from ad_magic.widget.widget import GradWidget, conceal_svg
 
 TABLE_ROWS = 60  # nodes listed in the static table before it says "and N more"
+
+# The cell being run (its id in the notebook, else its code) -> the widgets it showed.
+_by_cell: dict[str, list[GradWidget]] = {}
+_run: list[Any] = [None]  # the (cell, execute request) that last showed a widget
+
+
+def current_cell() -> tuple[str, Any] | None:
+    """The running cell's id (its code where the front end sends no id), and its request."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    parent = shell.get_parent() if hasattr(shell, "get_parent") else shell.parent_header
+    if not isinstance(parent, dict):
+        return None
+    cell_id = (parent.get("metadata") or {}).get("cellId")
+    code = (parent.get("content") or {}).get("code")
+    key = f"id {cell_id}" if cell_id else f"code {code}" if code is not None else None
+    return (key, (parent.get("header") or {}).get("msg_id")) if key else None
+
+
+def shown_in_cell(widget: GradWidget) -> None:
+    """Note a widget as the running cell's; close what an earlier run of the cell showed."""
+    cell = current_cell()
+    if cell is None:
+        return
+    key, request = cell
+    earlier = _by_cell.get(key, [])
+    if _run[0] != (key, request):  # the first display of this run: earlier runs' go
+        for old in earlier:
+            old.close()
+        earlier = []
+    _run[0] = (key, request)
+    _by_cell[key] = [*earlier, widget]
 
 
 def in_kernel() -> bool:
@@ -79,6 +118,7 @@ def mimebundle(result: GradResult) -> dict[str, Any]:
     if not in_kernel():
         return {"text/plain": result.summary()}
     result.widget = widget = GradWidget(result)
+    shown_in_cell(widget)
     widget.twin = uuid.uuid4().hex
     static = static_html(result, widget.svg, widget.twin)  # one layout serves both
     publish_display_data({"text/html": static, "text/plain": result.summary()})

@@ -254,6 +254,7 @@ function render({ model, el }) {
 
   function drawSvg() {
     canvas.innerHTML = model.get("svg");
+    drawEdgeLabels();
     nodesById = nodeEls();
     edgesByPair = edgeEls();
     for (const [id, g] of nodesById) {
@@ -264,6 +265,15 @@ function render({ model, el }) {
       });
     }
     restyle();
+  }
+
+  // Edge labels are local derivatives: a live input changes them on the same layout.
+  function drawEdgeLabels() {
+    const labels = model.get("edge_labels") || {};
+    for (const g of canvas.querySelectorAll("g.edge")) {
+      const text = g.querySelector("text");
+      if (text && g.id in labels) text.textContent = labels[g.id];
+    }
   }
 
   function modeLine(g, seedIndex) {
@@ -332,7 +342,7 @@ function render({ model, el }) {
     for (const [id, g] of nodesById) g.classList.toggle("ad-flagged", Boolean((byId.get(id) || {}).flagged));
     drawQuiz(quiz);
     drawTable(byId, done, boxOf);
-    drawSource(byId);
+    drawSource(byId, done);
   }
 
   // -- table and source ------------------------------------------------------
@@ -352,7 +362,9 @@ function render({ model, el }) {
     table.replaceChildren(...rows);
   }
 
-  function drawSource(byId) {
+  // Each line's comments follow the step, as the graph does: a name the pass has not
+  // reached yet shows a dot.
+  function drawSource(byId, done) {
     const text = model.get("source");
     source.hidden = !text;
     if (!text) return;
@@ -361,8 +373,9 @@ function render({ model, el }) {
     const named = new Map(); // line -> "name = value (grad g)" notes
     for (const r of records()) {
       if (!r.line || !r.name || r.kind === "input") continue;
-      const note = mode() === "forward" ? `${r.name} = ${r.value}, d/d${model.get("seed")} ${r.tangents[model.get("seed")] ?? "?"}`
-        : `${r.name} = ${r.value}, grad ${r.grad}`;
+      const reached = done.has(r.id) ? done.get(r.id) : "·";
+      const note = mode() === "forward" ? `${r.name} = ${r.value}, d/d${model.get("seed")} ${reached}`
+        : `${r.name} = ${r.value}, grad ${reached}`;
       named.set(r.line, [...(named.get(r.line) || []), note]);
     }
     const out = [];
@@ -469,6 +482,7 @@ function render({ model, el }) {
   }
 
   model.on("change:svg", drawSvg);
+  model.on("change:edge_labels", drawEdgeLabels);
   model.on("change:quiz", () => { answerBox.value = ""; restyle(); });
   for (const name of ["records", "counts", "page", "mode", "seed", "step", "selected", "seeds", "source"]) {
     model.on(`change:${name}`, restyle);

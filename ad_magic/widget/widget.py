@@ -7,9 +7,9 @@ change one small trait each (`step`, `selected`, `mode`, `seed`) and the
 browser restyles the SVG it already has. Steps travel in pages of PAGE steps,
 with the running totals at the page's start, so a 30,000-node graph costs no
 more per step than a small one; a new page is sent only when a step leaves
-the current one. Editing an input re-traces the cell
-(in a scratch copy of the namespace) and updates values, gradients and steps,
-keeping the SVG when the graph's shape is unchanged. Clicking a collapsed
+the current one. Editing an input runs the cell once with the new value, in
+the notebook's namespace as re-executing the cell would, and updates values,
+gradients and steps, keeping the SVG when the graph's shape is unchanged. Clicking a collapsed
 group opens it (a new layout, by necessity).
 """
 
@@ -24,7 +24,8 @@ import anywidget
 import traitlets as t
 
 from ad_magic import render
-from ad_magic.classroom.homework import HIDDEN, Concealment, concealment
+from ad_magic.classroom.homework import HIDDEN, Concealment, carry_over, concealment
+from ad_magic.render.dot import boxes, drawn_edges
 from ad_magic.render.groups import View
 from ad_magic.trace.cost import plural
 from ad_magic.trace.result import GradResult
@@ -45,8 +46,10 @@ def shape(result: GradResult) -> list[tuple[str, tuple[str, ...]]]:
 class GradWidget(anywidget.AnyWidget):
     """The display of a GradResult in a notebook."""
 
-    _esm = HERE / "widget.js"
-    _css = HERE / "widget.css"
+    # The text, not the path: anywidget connects every instance to a file's change
+    # signal for hot reloading, which would keep every widget ever made alive.
+    _esm = (HERE / "widget.js").read_text(encoding="utf-8")
+    _css = (HERE / "widget.css").read_text(encoding="utf-8")
 
     svg = t.Unicode("").tag(sync=True)
     records: t.List[dict[str, Any]] = t.List().tag(sync=True)  # drawn and named nodes
@@ -63,6 +66,7 @@ class GradWidget(anywidget.AnyWidget):
     notes: t.List[str] = t.List().tag(sync=True)
     output = t.Unicode("").tag(sync=True)
     error = t.Unicode("").tag(sync=True)  # why the last live re-trace failed, if it did
+    edge_labels = t.Dict().tag(sync=True)  # SVG edge id ("edge3") -> its local derivative
     expanded: t.List[dict[str, str]] = t.List().tag(sync=True)  # open groups: {"id", "title"}
     quiz = t.Dict().tag(sync=True)  # --quiz: Quiz.state() and the last feedback; {} without
     hidden = t.Bool(False).tag(sync=True)  # derivatives kept back (--quiz, --expect)
@@ -95,6 +99,9 @@ class GradWidget(anywidget.AnyWidget):
         self.hidden = hide.grads
         if layout:
             self.svg = conceal_svg(render.to_html(result.graph, self.view), result)
+        # A live input keeps the layout; the labels follow the numbers.
+        labels = edge_labels(result.graph, self.view)
+        self.edge_labels = dict.fromkeys(labels, HIDDEN) if hide.grads else labels
         self._unit = dict(zip((n.id for n in result.graph), self.view.unit_of(), strict=True))
         groups = self.view.groups
         grouped = len(result.graph) > self.view.budget  # a small graph is drawn whole
@@ -245,20 +252,36 @@ class GradWidget(anywidget.AnyWidget):
         self.quiz = state
 
     def set_input(self, name: str, value: float) -> None:
-        """Re-trace with one input changed; keep the layout if the graph's shape is the same."""
-        tracer = self.result.tracer
-        if tracer is None:
+        """Run the cell once with one input changed; keep the layout if the graph's shape is
+        the same (its edge labels, the local derivatives, take the new numbers)."""
+        old = self.result
+        if old.tracer is None:
             return
         try:
-            result = tracer.rerun({name: value})
+            result = old.tracer.retrace({name: value})
         except Exception as exc:  # the cell failed on this value: say so, keep the old
             self.error = f"{name} = {value:g}: {type(exc).__name__}: {exc}"
             return
         self.error = ""
-        same = shape(result) == shape(self.result)
+        carry_over(old, result)  # --check, --expect and --quiz go on with the new numbers
+        old.widget, result.widget = None, self
+        same = shape(result) == shape(old)
         if not same:
             self.view = View(result.graph, render.config.budget)
         self._load(result, layout=not same, keep_step=same)  # the same pass: stay on its step
+
+    def close(self) -> None:
+        """Close the widget and its layout in the kernel, and let go of the result."""
+        quiz = self.result.quiz
+        if quiz is not None and self._answered in quiz.listeners:
+            quiz.listeners.remove(self._answered)
+        if self.result.widget is self:
+            self.result.widget = None
+        self._steps = {}
+        layout = getattr(self, "layout", None)
+        if layout is not None:
+            layout.close()
+        super().close()
 
     def toggle(self, group_id: str) -> None:
         """Open a collapsed group, or close an open one."""
@@ -328,6 +351,16 @@ def cost_line(result: GradResult) -> str:
 _EDGE = re.compile(r'<g id="edge\d+" class="edge[^"]*">.*?</g>', re.S)
 _EDGE_TEXT = re.compile(r"(<text[^>]*>)[^<]*(</text>)")
 _MODE_TEXT = re.compile(r'(<text class="(?:grad|tangent)[^"]*"[^>]*>)([^<]*?) [^ <]*(</text>)')
+
+
+def edge_labels(graph: Any, view: View) -> dict[str, str]:
+    """Each drawn edge's label (its local derivative, or ×n for merged edges) by the id
+    Graphviz gives its SVG group: edge1, edge2, ... in the order `drawn_edges` lists them."""
+    unit_of = view.unit_of()
+    edges = view.edges(unit_of)
+    kinds = {box.id: box.kind for box in boxes(graph, view, unit_of, edges)}
+    drawn = drawn_edges(graph, edges, kinds, render.config.edge_labels, "label")
+    return {f"edge{k}": a["label"] for k, (_, _, a) in enumerate(drawn, start=1) if "label" in a}
 
 
 def conceal_svg(svg: str, result: GradResult) -> str:

@@ -322,6 +322,9 @@ def test_chapter_example_in_jupyterlab(jupyter_server: JupyterServer, lab: Noteb
         for later, _ in REVERSE[k + 1 :]:
             assert later not in done
             expect(mode_line(w, later)).to_have_text("grad ·")
+        # The source's comments follow the step too: a (line 1, n2) is reached third.
+        a_note = "a = 2.25, grad " + ("-0.9941" if "n2" in done else "·")
+        expect(w.locator(".ad-line[data-line='1'] .ad-note")).to_have_text(f"   # {a_note}")
         if k:  # the edge from this node into the one it received from is highlighted
             expect(w.locator("svg g.edge.ad-edge-current")).to_have_count(1)
     next_.click()  # past the end: stays on the last step
@@ -409,6 +412,8 @@ def test_chapter_example_in_jupyterlab(jupyter_server: JupyterServer, lab: Noteb
     number.press("Enter")
     expect(value_line(w, "n0")).to_have_text("value 2")
     expect(value_line(w, "n2")).to_have_text("value 4")
+    edge = w.locator("svg g.edge:has(> title:text-is('n0->n2')) text")
+    expect(edge).to_have_text("4")  # the local derivative 2x, on the same layout
     expect(mode_line(w, "n0")).to_have_text(f"grad {4 * math.cos(5):.4g}")  # 2x cos(x**2 + 1)
     expect(w.locator("tr[data-node='n5'] td").nth(3)).to_have_text(f"{math.sin(5):.4g}")
     assert positions(w) == layout

@@ -236,3 +236,21 @@ def test_micrograd_mlp_trains():
             p.data -= 0.1 * p.grad
         history.append(total.data)
     assert history[-1] < 0.5 * history[0]
+
+
+def test_a_node_is_one_object_for_the_garbage_collector():
+    # Its parents sit in two slots, not a tuple: one tracked allocation per node.
+    import gc
+
+    x = Value(0.5)
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        y = x
+        for _ in range(1000):
+            y = y.tanh()
+        made = len(gc.get_objects()) - before
+    finally:
+        gc.enable()
+    assert 1000 <= made < 1050
+    assert y._prev[0]._prev[0]._op == "tanh" and x._prev == ()

@@ -6,6 +6,8 @@ The browser side is tested in tests/browser/.
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -71,7 +73,8 @@ def test_live_input_retraces_in_place(chapter, shell):
     assert w.step == 2  # and the same place in the pass
     x = next(r for r in w.records if r["id"] == "n0")
     assert x["value"] == "2" and x["grad"] == f"{__import__('math').cos(5.0) * 4:.4g}"
-    assert shell.user_ns["x"].data == 1.5  # the user's namespace is left alone
+    # As re-executing the cell with x=2.0: its bindings and _grad are the new run's.
+    assert shell.user_ns["x"].data == 2.0 and shell.user_ns["_grad"] is w.result
     assert w.inputs == [{"name": "x", "value": 2.0}]
 
 
@@ -246,3 +249,60 @@ def test_a_nan_input_reaches_the_browser_in_a_kernel():
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     (model,) = [m["state"] for m in state.values() if m["model_name"] == "AnyModel"]
     assert model["inputs"] == [{"name": "x", "value": "NaN"}]
+
+
+def edge_label(w, src, dst):
+    """The label the browser shows on the drawn edge src -> dst."""
+    edge = re.search(rf'<g id="(edge\d+)"[^>]*>\s*<title>{src}&#45;&gt;{dst}</title>', w.svg)
+    return w.edge_labels[edge.group(1)]
+
+
+def test_a_live_input_runs_the_cell_once_and_relabels_the_edges(chapter, shell):
+    w = chapter
+    assert edge_label(w, "n0", "n2") == "3"  # d(x**2)/dx = 2x at 1.5
+    shell.run_cell("runs = []")
+    shell.run_cell("%%grad x=1.5\nruns.append(x.data)\na = x**2\nb = a + 1\ny = sin(b)")
+    w = GradWidget(shell.user_ns["_grad"])
+    runs = shell.user_ns["runs"]
+    assert runs == [1.5]
+    w.set_input("x", 2.0)
+    assert runs == [1.5, 2.0]  # one more run, with the new value
+    assert edge_label(w, "n0", "n2") == "4"  # the layout kept, its labels at x = 2
+    assert edge_label(w, "n2", "n4") == "1" and edge_label(w, "n4", "n5") == f"{math.cos(5):.4g}"
+
+
+def test_homework_survives_a_live_input(shell):
+    g = trace(shell, "x=1.5 --quiz --check", "a = x**2\nb = a + 1\ny = sin(b)")
+    w = GradWidget(g)
+    g.quiz.answer(math.cos(3.25))  # grad(b), right
+    assert (g.quiz.score, g.quiz.position) == (1, 1)
+    w.set_input("x", 2.0)
+    quiz = w.result.quiz
+    assert quiz is not g.quiz and (quiz.score, quiz.position, quiz.total) == (1, 1, 3)
+    assert quiz.current.step.value == pytest.approx(math.cos(5.0))  # grad(a), at the new x
+    assert w.hidden and w.quiz["score"] == 1 and w.quiz["position"] == 1
+    assert all(r["grad"] == "?" for r in w.records)
+    assert "?" in edge_label(w, "n0", "n2")  # local derivatives stay kept back
+    assert w.result.check_table.ok() and w.result.check_table["x"].ad == w.result.grads["x"]
+    quiz.answer(math.cos(5.0))  # the place goes on: the next question
+    assert w.quiz["score"] == 2 and "quiz: score 2 of 3" in w.result.summary()
+
+
+def test_expect_stays_concealed_after_a_live_input(shell):
+    w = GradWidget(trace(shell, 'x=1.5 --expect "dy/dx=-2.98"', "y = sin(x**2 + 1)"))
+    w.set_input("x", 1.0)
+    (e,) = w.result.expectations
+    assert not e.right and e.actual is None  # marked against the new numbers, not revealed
+    assert w.hidden and all(r["grad"] == "?" for r in w.records)
+    assert "dy/dx = ?" in w.result.summary()
+
+
+def test_closing_lets_go_of_the_widget_and_its_layout(chapter):
+    import ipywidgets
+
+    w = chapter
+    w.result.widget = w
+    ids = {w.model_id, w.layout.model_id}
+    assert ids <= set(ipywidgets.widgets.widget._instances)
+    w.close()
+    assert not ids & set(ipywidgets.widgets.widget._instances) and w.result.widget is None
