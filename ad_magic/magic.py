@@ -24,7 +24,7 @@ from ad_magic.classroom.localcheck import check_nodes
 from ad_magic.classroom.quiz import Quiz
 from ad_magic.classroom.studentcheck import check_student, student_notes
 from ad_magic.engine.value import Value
-from ad_magic.magicline import cell_assigns, check_names, read_inputs, split_line
+from ad_magic.magicline import cell_assigns, cell_labels, check_names, read_inputs, split_line
 from ad_magic.trace.cellcode import (
     compile_cell,
     ends_quietly,
@@ -278,6 +278,8 @@ class GradMagics(Magics):
         if args.expect is None:
             return {}
         known = cell_assigns(cell) | {i.name for i in inputs} | set((args.out or "").split(","))
+        if not inputs:  # bare: the leaves are named by their labels too
+            known |= cell_labels(cell)
         try:
             expected = expect.parse(args.expect)
             expect.check_names(expected, known - {""})

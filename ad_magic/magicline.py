@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import re
 from collections.abc import Iterable
 from numbers import Real
 from typing import Any
@@ -86,12 +87,31 @@ def cell_assigns(cell: str) -> set[str]:
     }
 
 
+def cell_labels(cell: str) -> set[str]:
+    """Every label the cell gives as a string: `Value(2.0, label='a')`, `x.label = 'a'`."""
+    try:
+        tree = ast.parse(cell)
+    except SyntaxError:
+        return set()
+    found = set()
+    for n in ast.walk(tree):
+        keyword = isinstance(n, ast.keyword) and n.arg == "label"
+        attribute = isinstance(n, ast.Assign) and any(
+            isinstance(t, ast.Attribute) and t.attr == "label" for t in n.targets
+        )
+        value = getattr(n, "value", None)
+        if (keyword or attribute) and isinstance(value, ast.Constant):
+            found.add(str(value.value))
+    return found
+
+
 def read_inputs(
     tokens: list[str], ns: dict[str, Any], reserved: Iterable[str] = ()
 ) -> list[Input]:
-    """The inputs of a magic line: NAME=EXPRESSION evaluated in ns, or NAME for its value."""
-    if not tokens:
-        raise UsageError("%%grad needs at least one input, e.g. %%grad x=1.5")
+    """The inputs of a magic line: NAME=EXPRESSION evaluated in ns, or NAME for its value.
+
+    None (bare %%grad): the leaves the cell makes are its inputs, found when it runs.
+    """
     inputs: dict[str, Input] = {}
     for item in join_brackets(tokens):
         name, eq, expr = item.partition("=")
@@ -137,6 +157,10 @@ def check_names(args: Any, inputs: list[Input], cell: str, reserved: Iterable[st
     if args.result is not None:
         check_name(args.result, "--result", reserved)
     labels = {label for i in inputs for label, _ in i.scalars()} | {i.name for i in inputs}
+    if not inputs:
+        labels = cell_assigns(cell) | cell_labels(cell)  # bare: the leaves' names to be
     for seed in args.seed or []:
+        if not inputs and ("[" in seed or re.fullmatch(r"n\d+", seed)):
+            continue  # a container's or a node's name, known once the cell ran
         if seed not in labels:
             raise UsageError(f"--seed {seed}: not an input (inputs: {', '.join(labels)})")

@@ -52,7 +52,10 @@ def measure(ip: InteractiveShell, x: float, cell: str, repeat: int) -> dict[str,
         ip.run_cell(f"from math import sin, tanh\nx = {x}\n{cell}", silent=True)
 
     def engine() -> None:
-        exec(code.body, {"sin": sin, "tanh": tanh, "x": Value(x), BIND: lambda n, o: None})
+        exec(
+            code.body,
+            {"sin": sin, "tanh": tanh, "x": Value(x), BIND: lambda n, o, loop=False: None},
+        )
 
     def recorded() -> None:
         recorder = Recorder(code.codes)

@@ -68,6 +68,24 @@ EXPECTED = {
         "match: True",
         "logistic regression: loss 0.24119884, dloss/db -0.06059446",
     ],
+    "06_micrograd_lecture.ipynb": [
+        "dL/da = 6.0  dL/db = -4.0  dL/dc = -2.0  dL/df = 4.0",
+        "grad(d) += f * grad(L) = (-2) * 1 = -2",
+        "o = 0.7071, output o",
+        "dx1 = -1.5, dw1 = 1.0, dx2 = 0.5, dw2 = 0.0",
+        "tanh via exp: dx1 = -1.5, dw1 = 1.0, dx2 = 0.5, dw2 = 0.0",
+        "41 parameters",
+        "the output is loss (its last value, line 5), not p; pick another with -o NAME",
+        "dloss/d layers[0].neurons[0].w[0]: shown -0.004169, p.grad -0.004169",
+        "the student's dx1 = -3.0, dw1 = 2.0",
+        "your gradients against the chain rule: 2 of 10 right",
+        "likely mistake: tanh node o (n9): the gradient it passes to n (n8) is 1.0, the chain "
+        "rule gives 0.5 = (1 - 0.7071**2) * 1.0 — is `_backward` missing the `(1 - t**2)` factor?",
+        "flagged: n",
+        "autograder: wrong gradient at n (n8): yours is 1.0, the chain rule gives 0.5",
+        "fixed: dx1 = -1.5, dw1 = 1.0; autograder: all gradients right",
+        "your gradients against the chain rule: 10 of 10 right",
+    ],
     "07_the_cost_of_derivatives.ipynb": [
         "  1000         2000",  # central differences: 2N calls of f
         "N = 10,000,000: 20,000,000 evaluations per gradient step",

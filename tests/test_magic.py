@@ -291,7 +291,7 @@ def test_help_lists_the_options(ip, capsys):
 # Every wrong magic line: (line, cell, the UsageError's text). None as the cell
 # means the line magic (%grad LINE). `x` is 5.0 in the namespace beforehand.
 USAGE = [
-    ("", "y = 1", "at least one input"),
+    ("", "y = 1", "the cell made no Value to differentiate"),
     ("--nope x=1", "y = x", "unrecognized arguments"),
     ("missing", "y = missing", "missing is not defined"),
     ("x='text'", "y = x", "must be a number"),

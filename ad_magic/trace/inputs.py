@@ -82,6 +82,18 @@ class Bindings:
                     self._name(item, f"{name}[{','.join(map(str, idx))}]")
                     self.last = name
 
+    def loop_names(self) -> set[str]:
+        """The names the cell bound to Values only as loop variables."""
+        loop = {name for name, _, is_loop, _ in self.bound if is_loop}
+        return loop - {name for name, _, is_loop, _ in self.bound if not is_loop}
+
+    def variables(self) -> dict[int, str]:
+        """id(node) -> its name, for nodes bound by more than a loop variable (a
+        parameter that `for p in params:` runs over is not named p)."""
+        loop = {id(v) for _, v, is_loop, _ in self.bound if is_loop}
+        loop -= {id(v) for _, v, is_loop, _ in self.bound if not is_loop}
+        return {k: name for k, name in self.names.items() if k not in loop}
+
     def _name(self, node: Value, name: str) -> None:
         if id(node) in self.names:
             return

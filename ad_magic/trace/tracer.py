@@ -21,9 +21,12 @@ import numpy as np
 from ad_magic.engine import scalar, value
 from ad_magic.engine.dual import Dual
 from ad_magic.engine.functions import FUNCTIONS
+from ad_magic.engine.ops import INPUT
 from ad_magic.engine.value import Value
+from ad_magic.trace.bare import LeafRecorder, found_leaves, in_order, leaf_names
 from ad_magic.trace.cellcode import BIND, CellCode, quiet
 from ad_magic.trace.forward import forward_passes
+from ad_magic.trace.graph import Graph
 from ad_magic.trace.inputs import Bindings, Input
 from ad_magic.trace.output import Choice, OutputError, choose, output_names, outputs
 from ad_magic.trace.program import Program
@@ -56,6 +59,10 @@ class Tracer:
         self.max_forward = 16
         self.names: list[str] = []  # namespace names that hold the latest result (_grad, -r)
         self.output_note = ""  # which binding was taken as the output, if not plain
+        # Bare %%grad (no inputs): the leaves the cell makes are the inputs (see bare.py).
+        self.bare = not inputs
+        self.leaf_values: dict[int, float] = {}  # a live input: the k-th leaf made -> number
+        self.leaf_keys: dict[str, int | Value] = {}  # input -> k, or the leaf made before
         self.lines = code.source.splitlines()
 
     # -- running the cell -------------------------------------------------
@@ -121,7 +128,13 @@ class Tracer:
         bindings and side effects happen (once); printing is suppressed.
         """
         inputs = [Input(i.name, values.get(i.name, i.data)) for i in self.inputs]
-        again = Tracer(self.code, inputs, self.namespace, out=self.out)
+        again = Tracer(self.code, [] if self.bare else inputs, self.namespace, out=self.out)
+        for inp in inputs if self.bare else []:
+            key = self.leaf_keys[inp.name]
+            if isinstance(key, int):
+                again.leaf_values[key] = float(inp.data)
+            else:
+                key.data = float(inp.data)  # a leaf made before the cell, as if assigned
         again.names = self.names
         with quiet():
             result = again.trace(self.seeds, self.max_forward)
@@ -147,7 +160,11 @@ class Tracer:
             name: {id(v) for v in (x.flat if isinstance(x, np.ndarray) else [x])}
             for name, x in made.items()
         }
-        recorder = Recorder(self.code.codes)
+        recorder = (
+            LeafRecorder(self.code.codes, self.leaf_values)
+            if self.bare
+            else Recorder(self.code.codes)
+        )
         # A trace running this one (a nested %%grad) records on afterwards.
         outer = value.on_create, scalar.on_compare
         value.on_create, scalar.on_compare = recorder, recorder.compare
@@ -157,12 +174,20 @@ class Tracer:
             value.on_create, scalar.on_compare = outer
             recorder.release()
         own = {id(v) for _, v in leaves}
-        choice = choose(bindings.bound, {id(v) for v in recorder.made}, own)
+        if self.bare and not recorder.made:
+            raise TraceError(
+                "the cell made no Value to differentiate: make some in it "
+                "(a = Value(2.0, label='a')) or give inputs on the magic line (%%grad x=1.5)"
+            )
+        made_ids = {id(v) for v in recorder.made}
+        choice = choose(bindings.bound, made_ids, None if self.bare else own)
         name, out = self._pick(self.namespace, last, bindings.last or bindings.last_any, choice)
         try:
             outs = outputs(name, out)
         except OutputError as exc:
             raise TraceError(str(exc)) from None
+        if self.bare:
+            leaves, own = self._bare_leaves([v for _, v in outs], recorder, bindings), made_ids
         graph, values, older = build_graph(outs, leaves, recorder, bindings, self.lines)
         out = outs[0][1]  # the first output: node.grad, .grads and the display's reverse pass
         # Leaves whose .data the cell changed after using it (a training update) take part
@@ -182,6 +207,8 @@ class Tracer:
             for v, now, _, _ in changed:
                 v.data = now
         ids = {id(v): node.id for v, node in zip(values, graph.nodes, strict=True)}
+        if self.bare:
+            leaves = self._bare_inputs(leaves, ids, graph, recorder, bindings)
         by_label = {label: ids.get(id(leaf)) for label, leaf in leaves}
         input_ids = {inp.name: _ids_of(inp, by_label) for inp in self.inputs}
         notes = [
@@ -195,8 +222,45 @@ class Tracer:
         result = GradResult(self, graph, input_ids, notes)
         program = Program.record(graph, values, recorder.comparisons, recorder.where, leaves)
         result.program = program
-        forward_passes(result, by_label, seeds, max_forward, program.args)
+        forward_passes(result, by_label, self.seeds, self.max_forward, program.args)
         return result
+
+    def _bare_leaves(
+        self, outs: list[Value], recorder: Recorder, bindings: Bindings
+    ) -> list[tuple[str, Value]]:
+        """Bare %%grad: the leaves the cell made, then those made before it that the
+        outputs depend on, each with its name ('' until it gets its node id)."""
+        found = found_leaves(recorder.made, outs)
+        loops = bindings.loop_names()  # `p` of `for p in params` names no parameter
+        seen = {k: x for k, x in self.namespace.items() if k not in loops}
+        names = leaf_names(found, bindings.variables(), seen)
+        made = {id(v) for v in recorder.made}
+        return in_order(list(zip(names, found, strict=True)), sum(id(v) in made for v in found))
+
+    def _bare_inputs(
+        self,
+        leaves: list[tuple[str, Value]],
+        ids: dict[int, str],
+        graph: Graph,
+        recorder: Recorder,
+        bindings: Bindings,
+    ) -> list[tuple[str, Value]]:
+        """Bare %%grad's inputs: a leaf without a name gets its node id; a labelled one
+        shows its variable beside the label; each becomes an Input a live input can move."""
+        made = [v for v in recorder.made if v._fn is INPUT]
+        order = {id(v): k for k, v in enumerate(made)}  # the k-th leaf the cell made
+        named = []
+        self.inputs, self.leaf_keys = [], {}
+        for label, leaf in leaves:
+            node = graph[ids[id(leaf)]]
+            label = label or node.id
+            var = bindings.names.get(id(leaf), "")
+            if var and var != node.name:
+                node.also = var
+            self.inputs.append(Input(label, node.value))  # the number the cell used
+            self.leaf_keys[label] = order.get(id(leaf), leaf)
+            named.append((label, leaf))
+        return named
 
 
 def _ids_of(inp: Input, by_label: dict[str, str | None]) -> Any:
