@@ -101,6 +101,15 @@ EXPECTED = {
         "reverse mode, output v: 4 steps fill row v",
         "dv/dt = 1.529684 = r cos t",
     ],
+    "08_second_derivatives.ipynb": [
+        "reverse mode at x = 2: f' = 21.000000, f'' = 42.000000",
+        "forward mode at x = 2: f' = 21.000000, f'' = 42.000000",
+        "by hand:               f' = 21.000000, f'' = 42.000000",
+        "symmetric: True; all entries pass --check: True",
+        "tagged:   8.0",
+        "untagged: 5.0   (perturbation confusion: the right answer is 8.0)",
+        "Dual(val=Dual(val=4.0, deriv=1.0, tag=1), deriv=Dual(val=4.0, deriv=1.0, tag=1), tag=2)",
+    ],
 }
 
 
@@ -206,3 +215,30 @@ def test_the_cost_of_derivatives_is_measured() -> None:
     assert worst and ratio, text[-2000:]
     assert float(worst[1]) < 1e-8
     assert int(ratio[1]) > 1
+
+
+def test_newton_and_the_hessian_of_notebook_08() -> None:
+    """Newton's iterate is a root of f'; the Hessian, its H·v and eigenvalues are
+    autograd's, and the second pass's entry is the Hessian's."""
+    import autograd
+    import autograd.numpy as anp
+
+    text, _ = run(DEMOS / "08_second_derivatives.ipynb")
+    x = float(re.search(r"Newton: x = ([\d.]+)", text)[1])
+    assert abs(4 * x**3 - 6 * x + 1) < 1e-12 and 12 * x**2 - 6 > 0  # a minimum
+    X = anp.array([[1.0, 2.0], [2.0, -1.0], [-1.5, 0.5], [0.5, 1.5], [-1.0, -2.0]])
+    t = anp.array([1.0, 0.0, 0.0, 1.0, 0.0])
+
+    def loss(w):
+        z = X @ w
+        return anp.mean(anp.log(1 + anp.exp(z)) - t * z) + 0.05 * anp.sum(w**2)
+
+    H = autograd.hessian(loss)(anp.array([0.8, -0.4]))
+    hv = re.search(r"hvp\(\[1, 2\]\) = \[([-\d.]+) ([-\d.]+)\]", text)
+    assert [float(hv[1]), float(hv[2])] == pytest.approx(H @ [1.0, 2.0], abs=1e-6)
+    eig = re.search(r"eigenvalues ([\d.]+) and ([\d.]+)", text)
+    assert [float(eig[1]), float(eig[2])] == pytest.approx(
+        sorted(anp.linalg.eigvalsh(H)), abs=1e-6
+    )
+    entry = re.search(r"d\(dloss/dw1\)/dw2 = ([-\d.]+) = H\[0, 1\] = ([-\d.]+)", text)
+    assert float(entry[1]) == float(entry[2]) == pytest.approx(H[0, 1], abs=1e-6)
