@@ -120,6 +120,9 @@ def _sech2(a: Any) -> Any:
 
 def _dpow_base(a: Any, b: Any, y: Any) -> Any:
     # The power rule b*a**(b-1); a constant power (b = 0) has derivative 0, even at a = 0.
+    # A constant exponent stays a number, so a**(b-1) has no exponent to differentiate.
+    if getattr(b, "_fn", None) is CONST:
+        b = b.data
     return b * _power(a, b - 1.0) if b else 0.0
 
 

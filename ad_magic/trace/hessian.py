@@ -22,9 +22,10 @@ import numpy as np
 
 from ad_magic.engine import value
 from ad_magic.engine.check import GradCheck, GradEntry
-from ad_magic.engine.ops import CONST, INPUT, fill
+from ad_magic.engine.ops import CONST, INPUT, chain, fill
 from ad_magic.engine.value import Value, propagate_graph, topological
 from ad_magic.trace.graph import Graph, Node
+from ad_magic.trace.result import GradResult
 from ad_magic.trace.steps import Step, factor, forward_steps, num
 
 VALUES = "the function"  # the group of the first-order graph's own nodes
@@ -73,6 +74,27 @@ class Second:
         if self.note:
             raise ValueError(self.note)
         return forward_steps(self.graph, seed)
+
+    def result(self) -> GradResult:
+        """The gradient computation as a result of its own, to show like any other: its
+        forward passes are the second pass (one per input, each a column of the Hessian);
+        its reverse pass differentiates its output, the first input's gradient: that
+        input's row of the Hessian, by reverse-over-reverse."""
+        inputs = dict(zip(self.labels, self.leaves, strict=True))
+        pairs = zip(self.labels, self.grads, strict=True)
+        first = next((label for label, g in pairs if g == self.graph.output), "")
+        notes = [
+            f"The gradient computation of {self.output}, grouped by the first-order rule "
+            f"that made each part. Forward mode over it, seeded at one input, is the second "
+            f"pass: each input's gradient gets its column of the Hessian.",
+            f"Its reverse mode differentiates d{self.output}/d{first} (its output) again: "
+            f"row {first} of the Hessian by reverse-over-reverse.",
+        ]
+        out = GradResult(None, self.graph, inputs, notes)
+        if self.note:
+            out.forward_note = self.note
+        out.mode, out.seed = "forward", first or (self.labels[0] if self.labels else None)
+        return out
 
     def lines(self) -> list[str]:
         """The Hessian as text, for the summary."""
@@ -189,6 +211,23 @@ def second_order(graph: Graph, inputs: list[tuple[str, str | None]], max_inputs:
     return second
 
 
+def adjoints_into(graph: Graph) -> None:
+    """node.grad = d(graph's output)/d(node): a reverse pass over recorded nodes."""
+    for node in graph.nodes:
+        node.grad = 0.0
+    if not graph.nodes:
+        return
+    graph[graph.output].grad = 1.0
+    for node in reversed(graph.nodes):
+        if not node.grad or not node.parents:
+            continue
+        args = [graph[p].value for p in node.parents]
+        for i, p in enumerate(node.parents):
+            if graph[p].kind != "const":
+                # Chain rule: each parent gains d(node)/d(parent) * grad(node).
+                graph[p].grad += chain(node.op.partials[i](*args, node.value), node.grad)
+
+
 def _replay(graph: Graph) -> dict[str, Value]:
     """The recorded graph as Values again: the same ops on the same numbers."""
     made: dict[str, Value] = {}
@@ -220,7 +259,7 @@ def _record(
     first = {id(v): graph[node_id] for node_id, v in replay.items()}
     titled = {key: node.title for key, node in first.items()}
     order = [v for v in replay.values() if id(v) in reach] + [v for v in made if id(v) in reach]
-    ids = {id(v): f"s{k}" for k, v in enumerate(order)}
+    ids = {id(v): f"n{k}" for k, v in enumerate(order)}
     names = {id(g): f"grad({titled[id(v)]})" for v, g in grads.items() if id(v) in titled}
     for (label, _), g in zip(inputs, grad_values, strict=True):
         if g is not None:
@@ -243,6 +282,7 @@ def _record(
         nodes.append(node)
     output = ids[id(roots[0])] if roots else (nodes[0].id if nodes else "")
     second_graph = Graph(nodes, output=output)
+    adjoints_into(second_graph)
     return Second(
         second_graph,
         [label for label, _ in inputs],

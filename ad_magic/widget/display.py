@@ -28,6 +28,7 @@ from ad_magic import render
 from ad_magic.classroom.homework import concealment
 from ad_magic.trace.result import GradResult, hooks
 from ad_magic.trace.steps import num
+from ad_magic.widget.second import panel, static_hessian
 from ad_magic.widget.widget import GradWidget, conceal_svg
 
 TABLE_ROWS = 60  # nodes listed in the static table before it says "and N more"
@@ -104,7 +105,7 @@ def static_html(result: GradResult, graph_html: str | None = None, twin: str = "
         f"<ul>{grads}{notes}</ul>"
         f"{graph_html or conceal_svg(render.to_html(result.graph), result)}"
         f'<table class="ad-table"><tr><th>node</th><th>name</th><th>op</th><th>value</th>'
-        f"<th>grad</th><th>line</th></tr>{rows}</table></div>"
+        f"<th>grad</th><th>line</th></tr>{rows}</table>{static_hessian(result)}</div>"
     )
 
 
@@ -122,7 +123,8 @@ def mimebundle(result: GradResult) -> dict[str, Any]:
     widget.twin = uuid.uuid4().hex
     static = static_html(result, widget.svg, widget.twin)  # one layout serves both
     publish_display_data({"text/html": static, "text/plain": result.summary()})
-    view = widget._repr_mimebundle_()
+    shown = widget if result.second is None else panel(result, widget)
+    view = shown._repr_mimebundle_()
     data = view[0] if isinstance(view, tuple) else view  # (data, metadata) in ipywidgets 8
     key = "application/vnd.jupyter.widget-view+json"
     bundle: dict[str, Any] = {"text/plain": repr(result)}
