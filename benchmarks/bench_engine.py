@@ -6,6 +6,13 @@ regularisation, backward, SGD update. Both engines run the same nn.py code,
 the same data and the same initial weights in one process.
 
     python benchmarks/bench_engine.py [--steps 15]
+    python benchmarks/bench_engine.py --against OLD_CHECKOUT [--steps 40]
+
+With --against, the demo step of this ad_magic and of another checkout's
+(e.g. `git worktree add /tmp/old main~3`) alternate step by step in one
+process, timed by CPU time with gc.collect() between steps, and the ratio of
+the medians is printed: a before/after comparison that load on the machine
+affects alike.
 
 Needs the bench extra: pip install -e .[bench]
 """
@@ -20,6 +27,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 from types import ModuleType
 
 import micrograd.engine
@@ -138,11 +146,50 @@ def micrograd_depth_limit(depth: int) -> str:
     return f"ok at depth {depth}"
 
 
+def load_copy(root: str) -> ModuleType:
+    """The ad_magic package under root, imported afresh (the one imported before stays usable)."""
+    for name in [n for n in sys.modules if n == "ad_magic" or n.startswith("ad_magic.")]:
+        del sys.modules[name]
+    sys.path.insert(0, root)
+    try:
+        module = importlib.import_module("ad_magic")
+    finally:
+        sys.path.remove(root)
+    if not str(module.__file__).startswith(str(Path(root).resolve())):
+        raise SystemExit(f"--against {root}: no ad_magic package there")
+    return module
+
+
+def compare(other_root: str, steps: int) -> None:
+    """This ad_magic against another checkout's, alternating demo steps in one process."""
+    x, y = moons(50)
+    engines = {"this": ad_magic.Value, "other": load_copy(other_root).Value}
+    demos = {name: Demo(cls, x, y) for name, cls in engines.items()}
+    for demo in demos.values():
+        demo.step()  # warm up
+    times: dict[str, list[float]] = {name: [] for name in demos}
+    for i in range(steps):
+        for name in list(demos)[:: 1 if i % 2 else -1]:
+            gc.collect()
+            start = time.process_time()
+            demos[name].step()
+            times[name].append(time.process_time() - start)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    print(f"micrograd demo step, {steps} alternating steps each (CPU time, gc.collect() between)")
+    print(f"  this   ({Path(ad_magic.__file__).parent}): {medians['this'] * 1e3:8.2f} ms/step")
+    print(f"  other  ({other_root}): {medians['other'] * 1e3:8.2f} ms/step")
+    print(f"  this / other: {medians['this'] / medians['other']:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=15, help="timed steps per engine")
     parser.add_argument("--chain", type=int, default=1_000_000, help="length of the chain")
+    parser.add_argument("--against", help="another checkout's root: compare with its ad_magic")
     args = parser.parse_args()
+    if args.against:
+        compare(args.against, args.steps)
+        return
 
     x, y = moons(50)
     engines = {"ad_magic": ad_magic.Value, "micrograd": micrograd.engine.Value}

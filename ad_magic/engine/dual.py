@@ -49,9 +49,12 @@ def _unpack(x: object, tag: int) -> tuple[float, float] | None:
     """(value, derivative) of a plain Dual of this tag or a plain number (derivative 0),
     else None: something the nested path has to handle."""
     if x.__class__ is Dual:
-        if x.tag == tag and x.val.__class__ is float and x.deriv.__class__ is float:
-            return x.val, x.deriv
+        val, deriv = x.val, x.deriv
+        if x.tag == tag and val.__class__ is float and deriv.__class__ is float:
+            return val, deriv
         return None
+    if x.__class__ is float:
+        return x, 0.0
     if isinstance(x, Real):
         return float(x), 0.0
     return None
@@ -137,6 +140,23 @@ def apply(op: Op, args: Sequence[object]) -> Dual:
     is, by the chain rule, the sum of d op/d arg * d arg over the arguments
     that carry that tag's perturbation. Values and numbers go in as they are.
     """
+    plain = _plain_pairs(args)
+    if plain is None:
+        return _apply_nested(op, args)
+    pairs, tag = plain  # the usual case, floats only
+    vals = [v for v, _ in pairs]
+    y = op.fn(*vals)
+    # Chain rule: dy = sum over arguments of (dy/d arg) * d arg. A zero
+    # tangent adds nothing, even where the partial is infinite (see chain).
+    t = 0.0
+    for d, (_, tangent) in zip(op.partials, pairs, strict=True):
+        if tangent:
+            t += chain(d(*vals, y), tangent)
+    return _dual(y, t, tag)
+
+
+def _apply_nested(op: Op, args: Sequence[object]) -> Dual:
+    """apply() where an argument holds Duals or Values, or Duals of several tags meet."""
     duals = [a for a in args if a.__class__ is Dual]
     if not duals:
         raise TypeError(f"{op.name}() got an argument that is neither a number nor a Dual")
@@ -150,13 +170,34 @@ def apply(op: Op, args: Sequence[object]) -> Dual:
     parts = [_part(a, tag) for a in args]
     vals = [v for v, _ in parts]
     y = _call(op, vals)
-    # Chain rule: dy = sum over arguments of (dy/d arg) * d arg. A zero
-    # tangent adds nothing, even where the partial is infinite (see chain).
+    # The same chain rule, on whatever the values and tangents are.
     t: Any = 0.0
     for d, (_, tangent) in zip(op.partials, parts, strict=True):
         if _traced(tangent) or tangent:
             t = t + _times(d(*vals, y), tangent)
     return _dual(y, t, tag)
+
+
+def _plain_pairs(args: Sequence[object]) -> tuple[list[tuple[float, float]], int] | None:
+    """(value, tangent) of each argument and the tag, if all are numbers or float Duals of
+    one tag (at least one Dual); else None."""
+    pairs = []
+    tag = None
+    for a in args:
+        if a.__class__ is Dual:
+            val, deriv = a.val, a.deriv
+            if val.__class__ is not float or deriv.__class__ is not float:
+                return None
+            if tag is None:
+                tag = a.tag
+            elif a.tag != tag:
+                return None
+            pairs.append((val, deriv))
+        elif isinstance(a, Real):
+            pairs.append((float(a), 0.0))
+        else:
+            return None
+    return (pairs, tag) if tag is not None else None
 
 
 def _times(partial: Any, tangent: Any) -> Any:
@@ -201,16 +242,18 @@ def _binary(op: Op) -> tuple[Callable[[Dual, object], Dual], Callable[[Dual, obj
         return _dual(y, t, tag)
 
     def method(self: Dual, other: object) -> Dual:
+        a, ta = self.val, self.deriv
         o = _unpack(other, self.tag)
-        if o is None or _nested(self):
+        if o is None or a.__class__ is not float or ta.__class__ is not float:
             return _other(op, (self, other), other)
-        return combine(self.val, self.deriv, *o, self.tag)
+        return combine(a, ta, o[0], o[1], self.tag)
 
     def reflected(self: Dual, other: object) -> Dual:
+        b, tb = self.val, self.deriv
         o = _unpack(other, self.tag)
-        if o is None or _nested(self):
+        if o is None or b.__class__ is not float or tb.__class__ is not float:
             return _other(op, (other, self), other)
-        return combine(*o, self.val, self.deriv, self.tag)
+        return combine(o[0], o[1], b, tb, self.tag)
 
     return method, reflected
 
