@@ -170,6 +170,11 @@ class GradMagics(Magics):
         args = self.grad.parser.parse_args(split_line(line))
         if not cell.strip():
             raise UsageError("%%grad needs a cell to trace, e.g. y = sin(x**2 + 1)")
+        if args.order == 2 and (args.quiz or (args.expect and not args.reveal)):
+            raise UsageError(
+                "--order 2 shows every gradient (its graph is the gradient computation): "
+                "use it without --quiz, and with --expect only together with --reveal"
+            )
         ns, reserved = self._shell.user_ns, self._shell.user_ns_hidden
         inputs = read_inputs(args.inputs, ns, reserved)
         check_names(args, inputs, cell, reserved)

@@ -148,7 +148,10 @@ def test_no_hessian_without_order_2(ip):
         g.hessian  # noqa: B018
 
 
-@pytest.mark.parametrize("line", ["x=1 --order 3", "x=1 --order two"])
+@pytest.mark.parametrize(
+    "line",
+    ["x=1 --order 3", "x=1 --order two", "x=1 --order 2 --quiz", 'x=1 --order 2 --expect "y=1"'],
+)
 def test_a_wrong_order_is_a_usage_error(ip, line):
     with pytest.raises(UsageError, match="--order"):
         ip.run_cell_magic("grad", line, "y = x * x")

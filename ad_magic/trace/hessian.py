@@ -41,6 +41,11 @@ class Second:
     grads: list[str | None]  # each input's gradient node (None: constant zero)
     output: str  # the first-order output's name, for titles: "y"
     note: str = ""  # why there is no Hessian, when there are too many inputs
+    max_inputs: int = 32  # the most inputs it runs a forward pass for
+
+    def again(self, graph: Graph, inputs: list[tuple[str, str | None]]) -> Second:
+        """The same computation for another traced graph (a live input changed)."""
+        return second_order(graph, inputs, self.max_inputs)
 
     @property
     def hessian(self) -> np.ndarray:
@@ -199,6 +204,7 @@ def second_order(graph: Graph, inputs: list[tuple[str, str | None]], max_inputs:
     grad_values = [grads.get(leaf) if leaf is not None else None for leaf in leaves]
     second = _record(graph, replay, made, rule_of, grads, grad_values, inputs)
     labels = [label for label, _ in inputs]
+    second.max_inputs = max_inputs
     if len(labels) > max_inputs:
         second.note = (
             f"the Hessian needs one forward pass per input: {len(labels)} passes is more than "

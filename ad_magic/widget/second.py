@@ -20,6 +20,8 @@ import anywidget
 import ipywidgets
 import traitlets as t
 
+from ad_magic import render
+from ad_magic.render.groups import View
 from ad_magic.trace.result import GradResult
 from ad_magic.trace.steps import num
 from ad_magic.widget.widget import GradWidget
@@ -43,18 +45,32 @@ class HessianWidget(anywidget.AnyWidget):
 class SecondPanel(ipywidgets.VBox):
     """The Hessian matrix and, below it, the gradient computation's own display."""
 
-    def __init__(self, result: GradResult) -> None:
-        second = result.second
+    def __init__(self, result: GradResult, first: GradWidget | None = None) -> None:
         self.result = result
-        self.matrix = HessianWidget(output=result.output, labels=second.labels)
-        if second.note:
-            self.matrix.note = second.note
-        else:
-            self.matrix.rows = [[num(x) for x in row] for row in second.hessian]
-        self.graph = GradWidget(second.result())
+        self.matrix = HessianWidget(output=result.output, labels=result.second.labels)
+        self.graph = GradWidget(result.second.result())
+        self._fill()
         self.matrix.on_msg(self._on_msg)
+        if first is not None:  # a live input re-traces the first widget: follow it
+            first.observe(self._retraced, names=["records"])
         super().__init__([self.matrix, self.graph])
         self.add_class("ad-second-panel")
+
+    def _fill(self) -> None:
+        second = self.result.second
+        self.matrix.note = second.note
+        self.matrix.rows = [] if second.note else [[num(x) for x in r] for r in second.hessian]
+        self.matrix.picked = []
+
+    def _retraced(self, change: Any) -> None:
+        new = change["owner"].result
+        if new is self.result:
+            return
+        new.second = self.result.second.again(new.graph, new.scalar_inputs)
+        self.result = new
+        self._fill()
+        self.graph.view = View(new.second.graph, render.config.budget)
+        self.graph._load(new.second.result(), layout=True)
 
     def _on_msg(self, widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
         if content.get("type") == "entry":
@@ -100,4 +116,4 @@ def static_hessian(result: GradResult) -> str:
 
 def panel(result: GradResult, first: GradWidget) -> ipywidgets.VBox:
     """The first-order display with the second-derivative panel under it."""
-    return ipywidgets.VBox([first, SecondPanel(result)])
+    return ipywidgets.VBox([first, SecondPanel(result, first)])

@@ -76,3 +76,22 @@ def test_too_many_inputs_say_so(shell):
     panel = SecondPanel(shell.user_ns["_grad"])
     assert panel.matrix.rows == [] and "max_hessian_inputs=1" in panel.matrix.note
     assert panel.graph.mode == "reverse" and panel.graph.seeds == []
+
+
+def test_a_live_input_moves_the_hessian_too(result):
+    import autograd
+    import autograd.numpy as anp
+
+    from ad_magic.widget.widget import GradWidget
+
+    first = GradWidget(result)
+    panel = SecondPanel(result, first)
+    panel.show_entry(0, 1)
+    first.set_input("x", 0.9)  # the first widget re-traces; the panel follows
+    f = lambda v: anp.sin(v[0] ** 2 * v[1] + 1)  # noqa: E731
+    expected = autograd.hessian(f)(np.array([0.9, 0.5]))
+    assert panel.result is first.result and panel.matrix.picked == []
+    np.testing.assert_allclose(panel.result.hessian, expected, rtol=1e-12)
+    assert panel.matrix.rows == [[num(v) for v in row] for row in expected]
+    node = panel.graph.result.graph[panel.result.second.grads[0]]
+    assert node.value == pytest.approx(first.result.grads["x"], rel=1e-14)
