@@ -1,5 +1,7 @@
 // The Hessian matrix of a %%grad --order 2 display: an anywidget ES module, no imports.
-// A click on an entry asks Python to show the second pass that computes it.
+// A click on an entry asks Python to show the second pass that computes it. (`h` is
+// widget.js's element helper again: anywidget loads each module from a blob URL, so one
+// cannot import the other.)
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
