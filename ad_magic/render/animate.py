@@ -97,7 +97,7 @@ class Animation:
                 f"({MAX_STEPS}): save('trace.html') gives a page that steps through it"
             )
         graph = result.graph
-        view = View(graph, config.budget)
+        view = View(graph, config.budget, boxes=config.boxes)
         unit = dict(zip((n.id for n in graph), view.unit_of(), strict=True))
         seed = seed or (result.seeds[0] if mode == "forward" else None)
         svg = to_svg(graph, view, mode=mode, seed=seed)

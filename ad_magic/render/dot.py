@@ -24,8 +24,10 @@ Graphviz, so it is always shown literally, never read as markup.
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import graphviz
@@ -46,7 +48,7 @@ STYLE = {
         "fillcolor": "#f3f4f6",
         "color": "#9ca3af",
         "fontcolor": "#4b5563",
-        "fontsize": "10",
+        "fontsize": str(12),
     },
     "op": {"shape": "ellipse", "style": "filled", "fillcolor": "#fef3c7", "color": "#b45309"},
     "output": {"fillcolor": "#dcfce7", "color": "#15803d", "peripheries": "2", "penwidth": "1.5"},
@@ -58,6 +60,10 @@ STYLE = {
 # (xlabel) instead of as extra ranks. This keeps 150 boxes under half a second.
 BIG = 60
 FAST = {"nslimit": "2", "mclimit": "0.5"}
+# Text sizes in points; the widget shows one point as one pixel, so box text
+# is the notebook's 13 px and edge labels 12 px.
+FONT = 13
+SMALL = 12
 
 
 def number(x: float) -> str:
@@ -135,7 +141,7 @@ def node_box(node: Node, seed_names: list[str], output: bool) -> Box:
 
 
 def group_box(group: Group, result: Node | None, seed_names: list[str]) -> Box:
-    lines = [group.title, f"{group.size} nodes"]
+    lines = [group.label, f"{group.size} nodes"]
     if result is None:
         return Box(group.id, "group", lines)
     grad, tangents = mode_texts(result.grad, result.tangents, seed_names)
@@ -147,13 +153,7 @@ def boxes(graph: Graph, view: View, unit_of: list[str], edges: list[Edge]) -> li
     """A box per drawn unit, in creation order."""
     seed_names = seeds(graph)
     # A group's result: its one node used outside it (or the output), if there is one.
-    leaving: dict[str, set[str]] = {}
-    index = view.index
-    for node, unit in zip(graph.nodes, unit_of, strict=True):
-        for parent in node.parents:
-            src = unit_of[index[parent]]
-            if src != unit and src in view.groups:
-                leaving.setdefault(src, set()).add(parent)
+    leaving = view.leaving(unit_of)
     outputs = set(graph.outputs or [graph.output])
     out = []
     for unit in dict.fromkeys(unit_of):
@@ -186,12 +186,14 @@ def build(
     direction: str = "LR",
     edge_labels: bool = True,
     layout_text: bool = False,
+    width: float | None = None,
 ) -> tuple[str, list[Box]]:
     """DOT source for what `view` shows, and its boxes.
 
     The mode line shows the gradient (mode "reverse") or the tangent for `seed`
     (mode "forward", default the first seed). With `layout_text` it holds the
-    widest of them all instead, for an SVG that switches modes.
+    widest of them all instead, for an SVG that switches modes. Left to right,
+    a graph wider than `width` points wraps into rows read top to bottom.
     """
     if direction not in ("LR", "TB"):
         raise ValueError(f"direction must be 'LR' (left to right) or 'TB', not {direction!r}")
@@ -211,26 +213,118 @@ def build(
     dot.attr(rankdir=direction, fontname="Helvetica", bgcolor="transparent")
     if big:
         dot.attr(**FAST)
-    dot.attr("node", fontname="Helvetica", fontsize="12", margin="0.08,0.04")
-    dot.attr("edge", fontname="Helvetica", fontsize="9", color="#6b7280", fontcolor="#4b5563")
+    dot.attr("node", fontname="Helvetica", fontsize=str(FONT), margin="0.08,0.04")
+    dot.attr("edge", fontname="Helvetica", fontsize=str(SMALL), color="#6b7280",
+             fontcolor="#4b5563")  # fmt: skip
     kinds = {}
+    texts = {}
     for box in drawn:
         kinds[box.id] = box.kind
         if layout_text:
-            text = box.widest_mode_text()
+            texts[box.id] = box.widest_mode_text()
         elif which is not None and box.tangents:
-            text = box.tangents[which]
+            texts[box.id] = box.tangents[which]
         else:
-            text = box.grad or None
-        attrs = dict(STYLE[box.kind])
-        if box.output:
-            attrs.update(STYLE["output"])
-        attrs["class"] = box.classes
-        dot.node(box.id, graphviz.nohtml(box.label(text)), **attrs)
-    for edge in drawn_edges(graph, edges, kinds, edge_labels, "xlabel" if big else "label"):
-        src, dst, attrs = edge
+            texts[box.id] = box.grad or None
+    rank = ranks(drawn, edges)
+    # Between columns: the rank separation, twice with an edge label's rank between.
+    lines = drawn_edges(graph, edges, kinds, edge_labels, "xlabel" if big else "label")
+    gap = 130.0 if any("label" in attrs for _, _, attrs in lines) else 50.0
+    row_of = rows(drawn, texts, rank, gap, width) if direction == "LR" else {}
+    crossing = sum(row_of.get(e.src, 0) != row_of.get(e.dst, 0) for e in edges)
+    if crossing > 2 * max(row_of.values(), default=0):
+        row_of = {}  # a web, not a chain: rows would only tangle it
+    in_rows: dict[int, list[Box]] = {}
+    for box in drawn:
+        in_rows.setdefault(row_of.get(box.id, 0), []).append(box)
+    for row, members in in_rows.items():
+        # A long graph wraps into rows, each a cluster drawn without a frame, top to bottom.
+        target = dot.subgraph(name=f"cluster_row{row}") if len(in_rows) > 1 else nullcontext(dot)
+        with target as sub:
+            assert sub is not None
+            if len(in_rows) > 1:
+                sub.attr(peripheries="0", margin="4")
+            for box in members:
+                attrs = dict(STYLE[box.kind])
+                if box.output:
+                    attrs.update(STYLE["output"])
+                attrs["class"] = box.classes
+                sub.node(box.id, graphviz.nohtml(box.label(texts[box.id])), **attrs)
+    if len(in_rows) > 1:  # each row starts at the left edge
+        starts = [min(m, key=lambda b: rank[b.id]) for m in in_rows.values()]
+        with dot.subgraph() as same:
+            same.attr(rank="same")
+            for box in starts:
+                same.node(box.id)
+            for above, below in itertools.pairwise(starts):  # rows in order, top to bottom
+                same.edge(above.id, below.id, style="invis")
+    for src, dst, attrs in lines:
+        if row_of.get(src, 0) != row_of.get(dst, 0):
+            attrs["constraint"] = "false"  # from one row into a later one: no column order
         dot.edge(src, dst, **attrs)
     return dot.source, drawn
+
+
+def box_width(box: Box, text: str | None) -> float:
+    """About how wide Graphviz draws a box, in points, from its longest line."""
+    lines = [*box.lines]
+    if box.mode_line is not None and text is not None:
+        lines[box.mode_line] = text
+    chars = max(len(line) for line in lines)
+    width = chars * FONT * 0.52 + 16
+    return width * 1.35 if box.kind == "op" else width  # an ellipse around the text
+
+
+def ranks(drawn: list[Box], edges: list[Edge]) -> dict[str, int]:
+    """Each box's column left to right: the longest path to it over edges that go forward
+    in creation order (merged group edges can point back; they do not count)."""
+    order = {box.id: i for i, box in enumerate(drawn)}
+    into: dict[str, list[str]] = {}
+    for edge in edges:
+        if order[edge.src] < order[edge.dst]:
+            into.setdefault(edge.dst, []).append(edge.src)
+    rank: dict[str, int] = {}
+    for box in drawn:
+        rank[box.id] = max((rank[p] + 1 for p in into.get(box.id, ())), default=0)
+    # A box with no inputs (a constant) sits just before its first use, not in column 0.
+    uses: dict[str, int] = {}
+    for edge in edges:
+        if edge.src not in into and order[edge.src] < order[edge.dst]:
+            uses[edge.src] = min(uses.get(edge.src, 1 << 30), rank[edge.dst] - 1)
+    rank.update(uses)
+    return rank
+
+
+def rows(
+    drawn: list[Box],
+    texts: dict[str, str | None],
+    rank: dict[str, int],
+    gap: float,
+    width: float | None,
+) -> dict[str, int]:
+    """Which row each box goes in when the columns are wider than `width` points.
+
+    Columns are filled left to right while they fit; the next column starts a
+    new row under the last. Empty when everything fits in one row.
+    """
+    if not width or not drawn:
+        return {}
+    widest: dict[int, float] = {}
+    for box in drawn:
+        r = rank[box.id]
+        widest[r] = max(widest.get(r, 0.0), box_width(box, texts[box.id]))
+    if sum(widest.values()) + gap * len(widest) <= width * 1.3:
+        return {}  # a little too wide is better panned than wrapped into a short last row
+    row_of_rank, row, used = {}, 0, 0.0
+    for r in sorted(widest):
+        need = widest[r] + gap
+        if used and used + need > width:
+            row, used = row + 1, 0.0
+        row_of_rank[r] = row
+        used += need
+    if row == 0:
+        return {}
+    return {box.id: row_of_rank[rank[box.id]] for box in drawn}
 
 
 def drawn_edges(

@@ -13,7 +13,8 @@ a small scoped style sheet, so a display switches mode or seed by changing
 those classes: no new layout. Boxes have CSS classes for their kind (see
 `dot.py`) and their ids as `<title>`.
 
-Graphs larger than `config.budget` boxes are drawn with groups (`groups.View`);
+Graphs larger than `config.budget` nodes are drawn with groups (`groups.View`),
+about `config.boxes` boxes at first;
 pass a `View` to draw the groups opened differently. A layout that fails or
 runs past `config.timeout` raises `LayoutError`; `to_html` catches it and
 shows the message and a text summary instead.
@@ -41,9 +42,11 @@ class Config:
 
     backend: str = field(default_factory=lambda: os.environ.get("AD_MAGIC_LAYOUT", "auto"))
     timeout: float = 5.0  # seconds one layout may take before it is stopped
-    budget: int = 150  # boxes drawn before nodes are grouped
+    budget: int = 150  # nodes drawn before they are grouped
+    boxes: int = 30  # boxes in the first view of a grouped graph
     direction: str = "LR"  # "LR" left to right, or "TB" top to bottom
     edge_labels: bool = True  # local derivatives on the edges
+    width: float = 900  # points (shown as pixels) before a left-to-right graph wraps
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -54,7 +57,7 @@ config = Config()
 
 
 def view_of(graph: Graph, view: View | None = None) -> View:
-    return view if view is not None else View(graph, config.budget)
+    return view if view is not None else View(graph, config.budget, boxes=config.boxes)
 
 
 def to_dot(
@@ -73,15 +76,24 @@ def to_dot(
 
 
 def to_svg(
-    graph: Graph, view: View | None = None, *, mode: str = "reverse", seed: str | None = None
+    graph: Graph,
+    view: View | None = None,
+    *,
+    mode: str = "reverse",
+    seed: str | None = None,
+    width: float | None = None,
 ) -> str:
-    """The laid-out graph as an SVG document carrying both modes (see the module doc)."""
+    """The laid-out graph as an SVG document carrying both modes (see the module doc).
+
+    A left-to-right graph wider than `width` points (default `config.width`) wraps into rows.
+    """
     source, boxes = build(
         graph,
         view_of(graph, view),
         direction=config.direction,
         edge_labels=config.edge_labels,
         layout_text=True,
+        width=config.width if width is None else width,
     )
     svg = layout(source, "svg", backend=config.backend, timeout=config.timeout).decode()
     names = seeds(graph)
@@ -204,11 +216,16 @@ def summary(graph: Graph, view: View | None = None, limit: int = 40) -> str:
 
 
 def to_html(
-    graph: Graph, view: View | None = None, *, mode: str = "reverse", seed: str | None = None
+    graph: Graph,
+    view: View | None = None,
+    *,
+    mode: str = "reverse",
+    seed: str | None = None,
+    width: float | None = None,
 ) -> str:
     """The SVG for a notebook page; if the layout fails, the reason and a text summary."""
     try:
-        svg = to_svg(graph, view, mode=mode, seed=seed)
+        svg = to_svg(graph, view, mode=mode, seed=seed, width=width)
     except LayoutError as err:
         text = f"Could not draw the graph: {err}\n\n{summary(graph, view)}"
         return f'<pre class="ad-graph-error">{html.escape(text)}</pre>'

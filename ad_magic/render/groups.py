@@ -1,6 +1,6 @@
 """Groups: a large graph shown as a few boxes that open level by level.
 
-    >>> view = View(graph, budget=150)   # doctest: +SKIP
+    >>> view = View(graph, budget=150, boxes=30)   # doctest: +SKIP
     >>> view.units()                     # what is drawn: node ids and group ids
     >>> view.expand("g1_n40")            # open one group (a widget click)
     >>> view.collapse("g1_n40")
@@ -14,10 +14,15 @@ budget. A group is drawn as one box until it is expanded; then its subgroups
 and its own nodes are drawn. A group that would open into a single box (one
 subgroup, or one node) is never drawn: its content is.
 
+A graph of at most `budget` nodes (150) is not grouped at all: every node is
+a box. Past it, the first view shows about `boxes` boxes (30), few enough to
+read at the notebook's text size: starting from all groups closed, `View`
+opens groups level by level while the number of boxes stays within that
+(see `open_within_budget`), and wherever more than `2/3 * boxes` items would
+sit side by side they are put in blocks.
+
 A group's id is `g{depth}_{first node id}`, e.g. `g2_n40`: stable however the
 other groups are opened. The graph's output is always drawn as itself.
-Starting from all groups closed, `View` opens groups level by level while the
-number of boxes stays within the budget (see `open_within_budget`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,15 @@ class Group:
     children: list[Group] = field(default_factory=list)  # subgroups, in creation order
 
     @property
+    def label(self) -> str:
+        """The title as drawn: a block of calls reads `MLP.__call__ #0 … #666`."""
+        first, sep, last = self.title.partition(" … ")
+        head, hash_, number = first.partition("#")
+        if sep and hash_ and last.startswith(head + "#"):
+            return f"{head} #{number} … #{last[len(head) + 1 :]}"
+        return self.title
+
+    @property
     def trivial(self) -> bool:
         """Opening it would show a single box, so it is never drawn itself."""
         return len(self.nodes) + len(self.children) == 1
@@ -59,12 +73,13 @@ class Edge:
 def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     """Each node's path: its calls, else its line; then blocks where too many sit side by side.
 
-    Only nodes made outside any call are grouped by line: inside a call, the
-    tracer gives every node the line of the call in the cell. Nodes with
-    neither, when more than half the budget, go into an `inputs` group (the
-    inputs) and blocks (the rest). Wherever more than half the budget of
-    boxes would sit side by side (60 calls of one function, a line that makes
-    30,000 nodes), they are put into nested blocks of consecutive ones.
+    `budget` is the boxes a view should show. Only nodes made outside any
+    call are grouped by line: inside a call, the tracer gives every node the
+    line of the call in the cell. Nodes with neither, when more than half the
+    budget, go into an `inputs` group (the inputs) and blocks (the rest).
+    Wherever more than two thirds of the budget would sit side by side (50
+    calls of one function, a line that makes 30,000 nodes), they are put into
+    nested blocks of consecutive ones.
     """
     nodes = graph.nodes
     out = [n.calls if n.calls or n.line is None else (f"line {n.line}",) for n in nodes]
@@ -74,7 +89,7 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
         for i in bare:
             if nodes[i].kind == "input":
                 out[i] = ("inputs",)
-    width = max(2, budget // 2)
+    width = max(2, budget * 2 // 3)
     stack = [(members, 0)]  # nodes sharing a path prefix, and its length
     while stack:
         group, depth = stack.pop()
@@ -84,8 +99,14 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
         keys = list(items)
         extra = 0
         if len(keys) > width:
-            # A few inputs (the cell's x, w) stay in view; the rest goes into blocks.
-            keep = {k for k in keys if isinstance(k, int) and nodes[k].kind == "input"}
+            # A few inputs (the cell's x, w) and groups that are not calls (`inputs`,
+            # `line 2`) stay in view; the rest goes into blocks.
+            keep = {
+                k
+                for k in keys
+                if (isinstance(k, int) and nodes[k].kind == "input")
+                or (isinstance(k, str) and "#" not in k)
+            }
             if len(keep) > width // 2:
                 keep = set()
             rest = [k for k in keys if k not in keep]
@@ -96,6 +117,11 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
                 extra = len(block)
         stack += [(items[k], depth + extra + 1) for k in keys if isinstance(k, str)]
     return out
+
+
+def only_blocks(group: Group) -> bool:
+    """Whether a group holds blocks and nothing else."""
+    return not group.nodes and all(" … " in g.title for g in group.children)
 
 
 def blocks(names: list[str], width: int) -> list[tuple[str, ...]]:
@@ -119,17 +145,23 @@ class View:
     """Which groups of a graph are open, and so what is drawn."""
 
     def __init__(
-        self, graph: Graph, budget: int = 150, expanded: Iterable[str] | None = None
+        self,
+        graph: Graph,
+        budget: int = 150,
+        expanded: Iterable[str] | None = None,
+        boxes: int = 30,
     ) -> None:
         self.graph = graph
-        self.budget = budget
+        self.grouped = len(graph) > budget  # a small graph is drawn whole
+        self.budget = min(budget, boxes)  # boxes the first view opens to
         self.index = {n.id: i for i, n in enumerate(graph.nodes)}
         self.groups: dict[str, Group] = {}
         self.root = Group("", "", 0, 0)
         # chains[i]: the groups node i sits in, outermost first
         self.chains: list[tuple[Group, ...]] = []
         by_key: dict[tuple[str, ...], Group] = {}
-        for i, (node, path) in enumerate(zip(graph.nodes, paths(graph, budget), strict=True)):
+        found = paths(graph, self.budget) if self.grouped else [()] * len(graph)
+        for i, (node, path) in enumerate(zip(graph.nodes, found, strict=True)):
             if node.id == graph.output:
                 path = ()
             chain = []
@@ -148,6 +180,8 @@ class View:
             parent.nodes.append(node.id)
             self.chains.append(tuple(chain))
         self.expanded: set[str] = set()
+        self._drawn: tuple[frozenset[str], list[str]] | None = None  # unit_of(), last computed
+        self._crossed: tuple[tuple[str, ...], tuple[list[Edge], dict[str, set[str]]]] | None = None
         if expanded is None:
             self.open_within_budget()
         else:
@@ -196,14 +230,24 @@ class View:
         level = [[g for g in top if isinstance(g, Group)]]
         while level:
             families: list[list[Group]] = []
+            lone = {siblings[0].id for siblings in level if len(siblings) == 1}
             for siblings in level:
                 by_function: dict[str, list[Group]] = {}
                 for group in siblings:
                     by_function.setdefault(group.title.split("#")[0] or group.id, []).append(group)
                 families += by_function.values()
             gains = {g.id: len(self.shown(g)) - 1 for family in families for g in family}
-            # One group may not flood the view: it opens only into a quarter of the budget.
-            families = [[g for g in f if gains[g.id] < self.budget // 4] for f in families]
+            # One group may not flood the view: it opens only into a quarter of the budget,
+            # and not into blocks alone (ranges of nodes say less than the group's name)
+            # unless it is the only group there is.
+            families = [
+                [
+                    g
+                    for g in f
+                    if gains[g.id] < self.budget // 4 and (g.id in lone or not only_blocks(g))
+                ]
+                for f in families
+            ]
             families = [f for f in families if f]
             families.sort(key=lambda family: sum(gains[g.id] for g in family))
             level = []
@@ -219,15 +263,42 @@ class View:
 
     def unit_of(self) -> list[str]:
         """For each node in creation order, the id of the box it is drawn in."""
+        key = frozenset(self.expanded)
+        if self._drawn is not None and self._drawn[0] == key:
+            return self._drawn[1]
+        # Nodes with the same innermost group are drawn in the same box: find it once.
+        box_of: dict[Group, str | None] = {}
         units = []
         for node, chain in zip(self.graph.nodes, self.chains, strict=True):
-            unit = node.id
-            for group in chain:
-                if not self.is_open(group):
-                    unit = group.id
-                    break
-            units.append(unit)
+            if not chain:
+                units.append(node.id)
+                continue
+            box = box_of.get(chain[-1], "")
+            if box == "":
+                box = next((g.id for g in chain if not self.is_open(g)), None)
+                box_of[chain[-1]] = box
+            units.append(box or node.id)
+        self._drawn = (key, units)
         return units
+
+    def level(self) -> dict[str, str]:
+        """Each node drawn inside a collapsed group -> that group's name, unique in this
+        view (for `GradResult.steps(mode, seed, level=...)`: the pass at this level)."""
+        names = self.names()
+        return {
+            node.id: names[unit]
+            for node, unit in zip(self.graph.nodes, self.unit_of(), strict=True)
+            if unit in self.groups
+        }
+
+    def names(self) -> dict[str, str]:
+        """Drawn group id -> its label, made unique by the id where labels repeat."""
+        drawn = [u for u in self.units() if u in self.groups]
+        labels = [self.groups[u].label for u in drawn]
+        return {
+            u: label if labels.count(label) == 1 else f"{label} ({u})"
+            for u, label in zip(drawn, labels, strict=True)
+        }
 
     def units(self) -> list[str]:
         """The ids drawn, nodes and groups, in creation order of their first node."""
@@ -236,21 +307,38 @@ class View:
     def edges(self, unit_of: list[str] | None = None) -> list[Edge]:
         """Edges between drawn boxes: one per use between nodes (a + a gives two), merged
         into one counted edge between a group and anything else, none inside a group."""
+        return self._crossing(unit_of)[0]
+
+    def leaving(self, unit_of: list[str] | None = None) -> dict[str, set[str]]:
+        """Each drawn group -> its nodes used outside it (its results)."""
+        return self._crossing(unit_of)[1]
+
+    def _crossing(
+        self, unit_of: list[str] | None = None
+    ) -> tuple[list[Edge], dict[str, set[str]]]:
         unit_of = unit_of or self.unit_of()
-        index = self.index
+        key = tuple(unit_of)  # interned strings: cheap to hash against the last one
+        if self._crossed is not None and self._crossed[0] == key:
+            return self._crossed[1]
+        unit = dict(zip(self.index, unit_of, strict=True))
+        groups = self.groups
         single: list[Edge] = []
         merged: dict[tuple[str, str], int] = {}
-        for i, node in enumerate(self.graph.nodes):
-            dst = unit_of[i]
+        leaving: dict[str, set[str]] = {}
+        for node, dst in zip(self.graph.nodes, unit_of, strict=True):
             for arg, parent in enumerate(node.parents):
-                src = unit_of[index[parent]]
+                src = unit[parent]
                 if src == dst:
                     continue
                 if src == parent and dst == node.id:
                     single.append(Edge(src, dst, 1, arg))
                 else:
                     merged[src, dst] = merged.get((src, dst), 0) + 1
-        return single + [Edge(s, d, k) for (s, d), k in merged.items()]
+                    if src in groups:
+                        leaving.setdefault(src, set()).add(parent)
+        found = (single + [Edge(s, d, k) for (s, d), k in merged.items()], leaving)
+        self._crossed = (key, found)
+        return found
 
     def members(self, group_id: str) -> list[str]:
         """Node ids inside a group, at any depth, in creation order."""

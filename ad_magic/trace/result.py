@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from ad_magic.trace.cost import Cost, count, measure
 from ad_magic.trace.graph import Graph, Node
 from ad_magic.trace.jacobian import Jacobian, Tape
 from ad_magic.trace.program import Program
-from ad_magic.trace.steps import Step, forward_steps, num, reverse_steps
+from ad_magic.trace.steps import GroupStep, Step, at_level, forward_steps, num, reverse_steps
 
 
 class Rerun(Protocol):
@@ -236,12 +236,40 @@ class GradResult:
             s: {n.id: n.tangents[s] for n in self.graph if s in n.tangents} for s in self.seeds
         }
 
+    @overload
     def steps(
-        self, mode: str = "reverse", seed: str | None = None, output: str | None = None
-    ) -> list[Step]:
+        self,
+        mode: str = ...,
+        seed: str | None = ...,
+        output: str | None = ...,
+        level: None = ...,
+    ) -> list[Step]: ...
+    @overload
+    def steps(
+        self,
+        mode: str = ...,
+        seed: str | None = ...,
+        output: str | None = ...,
+        *,
+        level: dict[str, str],
+    ) -> list[Step | GroupStep]: ...
+    def steps(
+        self,
+        mode: str = "reverse",
+        seed: str | None = None,
+        output: str | None = None,
+        level: dict[str, str] | None = None,
+    ) -> list[Step] | list[Step | GroupStep]:
         """The ordered chain-rule steps of the reverse pass from output (the first by
         default), or of the forward pass for seed; mode "second": the forward pass for
-        seed over the gradient computation (--order 2)."""
+        seed over the gradient computation (--order 2).
+
+        With `level` (node id -> the name of the collapsed group it is drawn in, as
+        `View.level()` gives), the steps inside one group in a row are one `GroupStep`:
+        the pass at the level you look at.
+        """
+        if level is not None:
+            return at_level(self.steps(mode, seed, output), level)
         if mode == "reverse":
             if output is None:
                 return reverse_steps(self.graph)

@@ -13,6 +13,7 @@ only when asked for, so a 30,000-node graph's steps are cheap to list.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ad_magic.engine.ops import chain, fill
 from ad_magic.trace.graph import Graph, Node
@@ -177,3 +178,97 @@ def forward_steps(graph: Graph, seed: str) -> list[Step]:
         edges = tuple((p, node.id) for p in node.parents)
         steps.append(Step("forward", node.id, edges, tangent, tangent, graph=graph, via=seed))
     return steps
+
+
+@dataclass(frozen=True)
+class GroupStep:
+    """Consecutive steps inside one collapsed group, taken as one: the pass at a coarser level.
+
+    Reverse mode: the gradient flows through the group, and `total` is the sum of
+    what leaves it for the nodes outside (its inputs). Forward mode: the tangents
+    inside the group, and `total` its last node's tangent.
+    """
+
+    mode: str
+    group: str  # the group's name, as the display shows it
+    steps: tuple[Step, ...]
+    level: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def crossing(self) -> list[Step]:
+        """The steps whose edge enters or leaves the group (the others stay inside it)."""
+        where = self.level.get
+        if self.mode == "reverse":
+            return [s for s in self.steps if where(s.node) != where(s.via)]
+        return [s for s in self.steps if any(where(p) != where(s.node) for p, _ in s.edges)]
+
+    @property
+    def node(self) -> str:
+        return self.steps[-1].node
+
+    @property
+    def edges(self) -> tuple[tuple[str, str], ...]:
+        return tuple(e for s in self.steps for e in s.edges)
+
+    @cached_property
+    def leaving(self) -> list[Step]:
+        """Reverse mode: the steps that carry gradient out of the group, into its inputs."""
+        return [s for s in self.crossing if self.level.get(s.node) != self.group]
+
+    @property
+    def value(self) -> float:
+        return self.total
+
+    @property
+    def total(self) -> float:
+        if self.mode == "reverse":
+            return sum(s.value for s in self.leaving)
+        return self.steps[-1].total
+
+    @property
+    def rule(self) -> str:
+        return f"{len(self.steps)} chain-rule steps inside {self.group}"
+
+    @property
+    def equation(self) -> str:
+        """E.g. 'Layer.__call__#1: 16 gradients flow into its inputs, sum 0.3123 (80 steps)'."""
+        n = len(self.steps)
+        if self.mode == "reverse":
+            out = len(self.leaving)
+            return (
+                f"{self.group}: {out} gradient{'s' * (out != 1)} flow into its inputs, "
+                f"sum {num(self.total)} ({n} step{'s' * (n != 1)})"
+            )
+        return f"{self.group}: {n} tangents inside, the last {num(self.total)}"
+
+
+def at_level(steps: list[Step], level: dict[str, str]) -> list[Step | GroupStep]:
+    """The pass as seen with some groups collapsed: `level` maps each node drawn inside a
+    collapsed group to that group's name; consecutive steps in one group become one.
+
+    A reverse step is in the group of the node whose gradient flows back (`via`)
+    when that node is in one, else in its receiving node's: so a group's step
+    holds the gradient entering it, flowing through it and leaving it.
+    """
+    out: list[Step | GroupStep] = []
+    run: list[Step] = []
+    name = ""
+
+    def close() -> None:
+        if run:
+            out.append(GroupStep(run[0].mode, name, tuple(run), level))
+
+    for step in steps:
+        where = level.get(step.via) if step.mode == "reverse" and step.edges else None
+        where = where or level.get(step.node)
+        if where is None:
+            close()
+            run, name = [], ""
+            out.append(step)
+        elif where == name:
+            run.append(step)
+        else:
+            close()
+            run, name = [step], where
+    close()
+    return out

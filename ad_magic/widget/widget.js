@@ -5,11 +5,23 @@
 // else here is restyling: the current step's node gets the class ad-current,
 // the selected node ad-selected, and each node's mode line shows its gradient
 // (reverse) or tangent (forward) once its step is done.
+//
+// Navigation: the graph is shown at one pixel per point (the notebook's text
+// size), the output (or the current step's node) panned into view; Fit fits it,
+// ctrl/⌘ + wheel (a pinch) zooms at the pointer, dragging pans. Keys typed in
+// the widget stay in it (JupyterLab's notebook shortcuts never see them), and
+// ←/→/Home/End step when the focus is not in a text box.
 
 const SPEEDS = { "0.5x": 1600, "1x": 800, "2x": 400, "4x": 200 };
 
+// Lumino (JupyterLab, Notebook 7) runs no keyboard shortcut whose event starts at an
+// element marked like this: every focusable part of the widget is.
+const FOCUSABLE = new Set(["button", "input", "select", "textarea"]);
+const SUPPRESS = "data-lm-suppress-shortcuts";
+
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
+  if (FOCUSABLE.has(tag) || "tabindex" in attrs) el.setAttribute(SUPPRESS, "true");
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "class") el.className = v;
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
@@ -24,11 +36,15 @@ function button(label, text, onclick) {
 }
 
 // What the steps up to `k` have filled in: node id -> shown number (as text).
-// A page step is [node, box, [[box, box], ...], equation, total].
+// A page step is [node, box, [[box, box], ...], equation, total, [[node, total], ...]]:
+// the last part lists what a collapsed group's step (many chain-rule steps) sets.
 function doneUpTo(page, k) {
   const done = new Map(Object.entries(page.done || {}));
   const steps = page.steps || [];
-  for (let i = 0; i <= k - page.start && i < steps.length; i++) done.set(steps[i][0], steps[i][4]);
+  for (let i = 0; i <= k - page.start && i < steps.length; i++) {
+    for (const [node, total] of steps[i][5] || []) done.set(node, total);
+    done.set(steps[i][0], steps[i][4]);
+  }
   return done;
 }
 
@@ -128,11 +144,18 @@ function jacobianPanel(model) {
   return el;
 }
 
+// Keys that step the pass when the focus is on the widget but not in a box that types.
+const STEP_KEYS = { ArrowLeft: -1, ArrowRight: 1, Home: "first", End: "last" };
+const TYPES = new Set(["text", "number", "search", "range"]);
+const typing = (el) => el && (el.tagName === "SELECT" || el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && TYPES.has(el.type)));
+
 function render({ model, el }) {
   el.classList.add("ad-magic");
+  el.setAttribute(SUPPRESS, "true");
   hideTwin(model);
   let timer = null;
   let zoom = 1, panX = 0, panY = 0;
+  let size = { w: 0, h: 0 }; // the SVG's own size, in points shown as pixels
 
   // -- layout -----------------------------------------------------------
   const notes = h("div", { class: "ad-notes" });
@@ -153,16 +176,24 @@ function render({ model, el }) {
   const slider = h("input", { type: "range", min: "0", value: "0", "aria-label": "Step", class: "ad-slider" });
   slider.addEventListener("input", () => go(Number(slider.value)));
   const counter = h("span", { class: "ad-counter" });
-  const narration = h("div", { class: "ad-narration", "aria-live": "polite" });
+  const narration = h("div", { class: "ad-narration" });
+  // What a screen reader hears on each step: the counter and the narration together.
+  const announce = h("div", { class: "ad-announce", role: "status", "aria-live": "polite", "aria-atomic": "true" });
   const canvas = h("div", { class: "ad-canvas" });
-  const viewport = h("div", { class: "ad-viewport" }, canvas);
-  const zoomIn = button("Zoom in", "+", () => setZoom(zoom * 1.25));
-  const zoomOut = button("Zoom out", "−", () => setZoom(zoom / 1.25));
-  const zoomFit = button("Fit", "Fit", () => { zoom = 1; panX = panY = 0; applyZoom(); });
-  const table = h("table", { class: "ad-table" });
+  const viewport = h("div", { class: "ad-viewport", role: "group", "aria-label": "Computation graph", tabindex: "-1" }, canvas);
+  const zoomIn = button("Zoom in", "+", () => zoomAt(zoom * 1.25));
+  const zoomOut = button("Zoom out", "−", () => zoomAt(zoom / 1.25));
+  const zoomFit = button("Fit", "Fit", () => fit());
+  const searchBox = h("input", { type: "search", class: "ad-search", "aria-label": "Find a node by name or id", placeholder: "find node: name or id", size: "18" });
+  const findButton = button("Find", "Find", () => { if (searchBox.value.trim()) model.send({ type: "find", query: searchBox.value.trim() }); });
+  searchBox.addEventListener("keydown", (event) => { if (event.key === "Enter") findButton.click(); });
+  const foundNote = h("span", { class: "ad-found", role: "status" });
+  const table = h("table", { class: "ad-table", role: "grid", "aria-label": "Nodes" });
+  const selection = h("div", { class: "ad-selection", "aria-live": "polite" });
   const source = h("pre", { class: "ad-source" });
   const inputs = h("div", { class: "ad-inputs" });
   const groups = h("div", { class: "ad-groups" });
+  const crumbs = h("nav", { class: "ad-crumbs", "aria-label": "Open groups" });
   // --quiz: the student types each step's number before the pass shows it.
   const prompt = h("span", { class: "ad-prompt" });
   const answerBox = h("input", { type: "text", "aria-label": "Answer", class: "ad-answer", size: "10" });
@@ -176,13 +207,26 @@ function render({ model, el }) {
     notes, cost, error,
     h("div", { class: "ad-toolbar" }, reverse, forward, seedSelect, first, prev, next, last, play, speed, slider, counter),
     narration,
+    announce,
     quizBox,
-    h("div", { class: "ad-zoom" }, zoomIn, zoomOut, zoomFit),
+    h("div", { class: "ad-zoom" }, zoomIn, zoomOut, zoomFit, searchBox, findButton, foundNote, crumbs),
     groups,
     h("div", { class: "ad-stage" }, viewport, jacobianPanel(model)),
-    h("div", { class: "ad-panes" }, h("div", { class: "ad-table-box" }, table), source),
+    h("div", { class: "ad-panes" }, h("div", { class: "ad-table-box" }, selection, table), source),
     inputs,
   );
+
+  // Keys stay in the widget; arrows, Home and End step the pass.
+  for (const type of ["keydown", "keypress", "keyup"]) el.addEventListener(type, (event) => event.stopPropagation());
+  el.addEventListener("keydown", (event) => {
+    const move = STEP_KEYS[event.key];
+    if (move === undefined || typing(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
+    event.preventDefault();
+    if (quizOpen()) return;
+    if (move === "first") go(0);
+    else if (move === "last") go(count() - 1);
+    else go(model.get("step") < 0 && move > 0 ? count() - 1 : current() + move);
+  });
 
   // -- model helpers ---------------------------------------------------------
   const mode = () => model.get("mode");
@@ -253,18 +297,49 @@ function render({ model, el }) {
   let nodesById = new Map(), edgesByPair = new Map();
 
   function drawSvg() {
+    // A new layout replaces the boxes: keep the keyboard focus on the same one (or the graph).
+    const had = document.activeElement && canvas.contains(document.activeElement) ? document.activeElement.querySelector("title") : null;
+    const refocus = had ? had.textContent : null;
     canvas.innerHTML = model.get("svg");
     drawEdgeLabels();
     nodesById = nodeEls();
     edgesByPair = edgeEls();
+    const svg = canvas.querySelector("svg");
+    if (svg) {
+      // One point of the layout is one pixel: box text at the notebook's 13 px.
+      const box = svg.viewBox.baseVal;
+      size = { w: box.width, h: box.height };
+      svg.setAttribute("width", String(size.w));
+      svg.setAttribute("height", String(size.h));
+      svg.setAttribute("aria-hidden", "false");
+      for (const t of svg.querySelectorAll("text, title")) t.setAttribute("aria-hidden", "true");
+    }
     for (const [id, g] of nodesById) {
-      g.addEventListener("click", (event) => {
-        event.stopPropagation();
+      const act = () => {
         if (id.startsWith("g")) model.send({ type: "toggle", group: id });
         else { model.set("selected", id); model.save_changes(); }
+      };
+      g.setAttribute("tabindex", "0");
+      g.setAttribute(SUPPRESS, "true");
+      g.setAttribute("role", "button");
+      g.addEventListener("click", (event) => { event.stopPropagation(); act(); });
+      g.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); act(); }
       });
     }
+    viewport.style.height = `${Math.max(160, Math.min(560, size.h + 12))}px`;
+    zoom = 1; panX = panY = 0;
+    applyZoom();
     restyle();
+    place();
+    if (refocus !== null) (nodesById.get(refocus) || viewport).focus({ preventScroll: true });
+  }
+
+  // A new layout's first view: the searched node, else the current step's, else the output.
+  function place() {
+    const found = model.get("found");
+    const target = nodesById.get(found.box) || canvas.querySelector("g.node.ad-current") || canvas.querySelector("g.node.output");
+    if (target) showNode(target);
   }
 
   // Edge labels are local derivatives: a live input changes them on the same layout.
@@ -312,6 +387,7 @@ function render({ model, el }) {
     }
     for (const g of canvas.querySelectorAll(".ad-current, .ad-edge-current")) {
       g.classList.remove("ad-current", "ad-edge-current");
+      g.removeAttribute("aria-current");
     }
     const step = page ? page.steps[k - page.start] : null;
     const quiz = model.get("quiz");
@@ -320,7 +396,11 @@ function render({ model, el }) {
       if (g) g.classList.add("ad-current");
     } else if (step && model.get("step") >= 0) {
       const g = nodesById.get(step[1]);
-      if (g) g.classList.add("ad-current");
+      if (g) {
+        g.classList.add("ad-current");
+        g.setAttribute("aria-current", "step");
+        if (followStep) showNode(g);
+      }
       for (const [p, c] of step[2]) {
         for (const e of edgesByPair.get(`${p} ${c}`) || []) e.classList.add("ad-edge-current");
       }
@@ -336,30 +416,76 @@ function render({ model, el }) {
     seedSelect.hidden = mode() !== "forward";
     slider.max = String(Math.max(0, n - 1));
     slider.value = String(k);
-    counter.textContent = n ? `step ${k + 1} of ${n}` : "no steps";
-    narration.textContent = step ? step[3] : "";
+    // The finished pass and its last step are two states with two labels.
+    const finished = model.get("step") < 0;
+    const label = !n ? "no steps" : finished ? `done — ${n} step${n === 1 ? "" : "s"}` : `step ${k + 1} of ${n}`;
+    counter.textContent = label;
+    slider.setAttribute("aria-valuetext", label);
+    const told = finished ? (n ? "every node has its derivative" : "") : step ? step[3] : "";
+    narration.textContent = told;
+    const heard = told ? `${label}: ${told}` : label;
+    if (announce.textContent !== heard) announce.textContent = heard;
+    for (const [id, g] of nodesById) g.setAttribute("aria-label", spoken(g, byId.get(id), id));
     for (const c of [first, prev, next, last, play, slider, reverse, forward]) c.disabled = quizOpen() || (c === forward && !seeds.length);
     for (const [id, g] of nodesById) g.classList.toggle("ad-flagged", Boolean((byId.get(id) || {}).flagged));
     drawQuiz(quiz);
     drawTable(byId, done, boxOf);
+    drawSelection(byId, done);
     drawSource(byId, done);
   }
 
+  // A node's accessible name: its lines as drawn ("b (+), value 3.25, grad -0.9941").
+  function spoken(g, rec, id) {
+    const lines = [...g.querySelectorAll("text")].filter((t) => t.getAttribute("display") !== "none" && getComputedStyle(t).display !== "none").map((t) => t.textContent.trim());
+    if (id.startsWith("g")) return `group ${lines.join(", ")}: press Enter to open it`;
+    const name = rec ? rec.name || rec.title : id;
+    if (lines.length && !lines[0].startsWith(name)) lines.unshift(name);
+    return lines.join(", ").replace(/·$/, "not reached yet");
+  }
+
+  function drawSelection(byId, done) {
+    const r = byId.get(model.get("selected"));
+    selection.hidden = !r;
+    if (!r) return;
+    const d = done.has(r.id) ? done.get(r.id) : "not reached yet";
+    const fwd = mode() === "forward";
+    selection.replaceChildren(h("b", {}, r.name || r.title), `  ${r.id} · ${r.op} · value ${r.value} · ${fwd ? `d/d${model.get("seed")}` : "grad"} ${d}${r.line ? ` · line ${r.line}` : ""}`);
+  }
+
   // -- table and source ------------------------------------------------------
+  // Fixed columns (a long name is cut short: in full on hover and in the selection line);
+  // the nodes drawn in the current view come first. Rows: click, or ↑/↓ and Enter.
+  const COLUMNS = ["node", "name", "op", "value", "grad", "line"];
   function drawTable(byId, done, boxOf) {
     const fwd = mode() === "forward";
-    const head = h("tr", {}, ...["node", "name", "op", "value", fwd ? `d/d${model.get("seed")}` : "grad", "line"].map((c) => h("th", {}, c)));
-    const rows = [head];
+    const cols = h("colgroup", {}, ...COLUMNS.map((c) => h("col", { class: `ad-col-${c}` })));
+    const head = h("tr", {}, ...COLUMNS.map((c) => h("th", { scope: "col" }, c === "grad" && fwd ? `d/d${model.get("seed")}` : c)));
+    const rows = [cols, head];
     const selected = model.get("selected");
+    const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest("tr[data-node]");
+    const keepFocus = focused && table.contains(focused) ? focused.dataset.node : null;
+    const select = (id) => { model.set("selected", id); model.save_changes(); };
+    let again = null;
     for (const r of records()) {
       if (r.box !== r.id && r.id !== selected) continue; // inside a closed group
-      const row = h("tr", { "data-node": r.id }, h("td", {}, r.id), h("td", {}, r.name || r.title), h("td", {}, r.op),
+      const name = r.name || r.title;
+      const row = h("tr", { "data-node": r.id, tabindex: "-1", "aria-selected": String(r.id === selected) },
+        h("td", {}, r.id), h("td", { title: name }, name), h("td", {}, r.op),
         h("td", {}, r.value), h("td", {}, done.has(r.id) ? done.get(r.id) : "·"), h("td", {}, r.line ? String(r.line) : ""));
       row.classList.toggle("ad-selected", r.id === selected);
-      row.addEventListener("click", () => { model.set("selected", r.id); model.save_changes(); });
+      row.addEventListener("click", () => select(r.id));
+      row.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); select(r.id); }
+        const to = event.key === "ArrowDown" ? row.nextElementSibling : event.key === "ArrowUp" ? row.previousElementSibling : null;
+        if (to && to.dataset && to.dataset.node) { event.preventDefault(); event.stopPropagation(); to.tabIndex = 0; row.tabIndex = -1; to.focus(); }
+      });
+      if (r.id === (keepFocus || selected)) again = row;
       rows.push(row);
     }
+    const tabStop = again || rows[2];
+    if (tabStop) tabStop.tabIndex = 0;
     table.replaceChildren(...rows);
+    if (keepFocus && again) again.focus();
   }
 
   // Each line's comments follow the step, as the graph does: a name the pass has not
@@ -438,13 +564,59 @@ function render({ model, el }) {
     inputs.replaceChildren(...rows);
   }
 
-  // -- zoom and pan: buttons, ctrl/⌘ + wheel, drag. A plain wheel scrolls the page.
+  // -- zoom and pan: buttons, ctrl/⌘ + wheel or a pinch, drag. A plain wheel scrolls the page.
   function applyZoom() { canvas.style.transform = `translate(${panX}px, ${panY}px) scale(${zoom})`; }
-  function setZoom(z) { zoom = Math.max(0.1, Math.min(8, z)); applyZoom(); }
+  // Zoom keeping the point (x, y) of the viewport (default its centre) where it is.
+  function zoomAt(z, x = viewport.clientWidth / 2, y = viewport.clientHeight / 2) {
+    const next = Math.max(0.05, Math.min(8, z));
+    panX = x - (x - panX) * (next / zoom);
+    panY = y - (y - panY) * (next / zoom);
+    zoom = next;
+    applyZoom();
+  }
+  // The whole graph in the viewport, centred.
+  function fit() {
+    if (!size.w || !size.h) return;
+    const vw = viewport.clientWidth, vh = viewport.clientHeight;
+    zoom = Math.min(vw / size.w, vh / size.h, 2);
+    panX = (vw - size.w * zoom) / 2;
+    panY = (vh - size.h * zoom) / 2;
+    applyZoom();
+  }
+  // Pan (at the current zoom) so that a node is inside the viewport, centred if it was out.
+  function showNode(g) {
+    const r = g.getBoundingClientRect(), v = viewport.getBoundingClientRect();
+    if (!v.width) return;
+    const inside = r.left >= v.left && r.right <= v.right && r.top >= v.top && r.bottom <= v.bottom;
+    if (inside) return;
+    panX += (v.left + v.width / 2) - (r.left + r.width / 2);
+    panY += (v.top + v.height / 2) - (r.top + r.height / 2);
+    // Not past the graph's edges when it is larger than the viewport.
+    const w = size.w * zoom, hgt = size.h * zoom;
+    if (w > v.width) panX = Math.min(0, Math.max(v.width - w, panX));
+    if (hgt > v.height) panY = Math.min(0, Math.max(v.height - hgt, panY));
+    applyZoom();
+  }
+  let followStep = false; // pan to the current node when the step changes, not on every restyle
+  model.on("change:step", () => { followStep = true; restyle(); followStep = false; });
+  // The layout wraps long rows to the widget's width: tell the kernel what it is
+  // (it lays out again only for a change that matters).
+  let sentWidth = 0;
+  const resized = new ResizeObserver(() => {
+    const w = viewport.clientWidth;
+    if (!w) return;
+    if (!sentWidth) place(); // first shown: the output into view
+    if (Math.abs(w - sentWidth) > 0.1 * sentWidth) {
+      sentWidth = w;
+      model.send({ type: "width", px: w - 16 });
+    }
+  });
+  resized.observe(viewport);
   viewport.addEventListener("wheel", (event) => {
     if (!event.ctrlKey && !event.metaKey) return;
     event.preventDefault();
-    setZoom(zoom * (event.deltaY < 0 ? 1.1 : 1 / 1.1));
+    const v = viewport.getBoundingClientRect();
+    zoomAt(zoom * Math.exp(-event.deltaY / 300), event.clientX - v.left, event.clientY - v.top);
   }, { passive: false });
   let drag = null;
   viewport.addEventListener("pointerdown", (event) => {
@@ -472,6 +644,24 @@ function render({ model, el }) {
     const open = model.get("expanded");
     groups.replaceChildren(...(open.length ? [h("span", {}, "Open groups: ")] : []),
       ...open.map((g) => button(`Close ${g.title}`, `✕ ${g.title}`, () => model.send({ type: "toggle", group: g.id }))));
+    // The breadcrumb: the first view, then the open groups down to the last one opened.
+    const trail = model.get("trail");
+    const up = (id) => model.send({ type: "up", group: id });
+    const items = [h("button", { type: "button", class: "ad-crumb", "aria-label": "Back to the first view", onclick: () => up("") }, "Top")];
+    trail.forEach((g, i) => {
+      items.push(h("span", { "aria-hidden": "true" }, " › "));
+      const last = i === trail.length - 1;
+      items.push(h("button", { type: "button", class: "ad-crumb", "aria-label": `Back up to ${g.title}`, ...(last ? { "aria-current": "location" } : {}), onclick: () => up(g.id) }, g.title));
+    });
+    crumbs.replaceChildren(...items);
+    crumbs.hidden = !model.get("expanded").length && !trail.length;
+  }
+
+  function drawFound() {
+    const found = model.get("found");
+    foundNote.textContent = found.error || (found.node ? `found ${found.node}` : "");
+    const g = nodesById.get(found.box);
+    if (g) showNode(g);
   }
 
   function drawText() {
@@ -484,17 +674,19 @@ function render({ model, el }) {
   model.on("change:svg", drawSvg);
   model.on("change:edge_labels", drawEdgeLabels);
   model.on("change:quiz", () => { answerBox.value = ""; restyle(); });
-  for (const name of ["records", "counts", "page", "mode", "seed", "step", "selected", "seeds", "source"]) {
+  for (const name of ["records", "counts", "page", "mode", "seed", "selected", "seeds", "source"]) {
     model.on(`change:${name}`, restyle);
   }
   model.on("change:inputs", drawInputs);
   model.on("change:expanded", drawGroups);
+  model.on("change:trail", drawGroups);
+  model.on("change:found", drawFound);
   for (const name of ["notes", "cost", "error"]) model.on(`change:${name}`, drawText);
   drawText();
   drawInputs();
   drawGroups();
   drawSvg();
-  return () => stop();
+  return () => { stop(); resized.disconnect(); };
 }
 
 export default { render };

@@ -10,7 +10,8 @@ more per step than a small one; a new page is sent only when a step leaves
 the current one. Editing an input runs the cell once with the new value, in
 the notebook's namespace as re-executing the cell would, and updates values,
 gradients and steps, keeping the SVG when the graph's shape is unchanged. Clicking a collapsed
-group opens it (a new layout, by necessity).
+group opens it (a new layout, by necessity); the pass is stepped at the level
+of what is drawn: a collapsed group's part of it is one step.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ import traitlets as t
 from ad_magic import render
 from ad_magic.classroom.homework import HIDDEN, Concealment, carry_over, concealment
 from ad_magic.render.dot import boxes, drawn_edges
-from ad_magic.render.groups import View
+from ad_magic.render.groups import Group, View
 from ad_magic.trace.cost import plural
 from ad_magic.trace.result import GradResult
-from ad_magic.trace.steps import Step, num
+from ad_magic.trace.steps import GroupStep, Step, at_level, num
 from ad_magic.widget.jacobian import jacobian_state
 
 HERE = Path(__file__).parent
@@ -68,6 +69,8 @@ class GradWidget(anywidget.AnyWidget):
     error = t.Unicode("").tag(sync=True)  # why the last live re-trace failed, if it did
     edge_labels = t.Dict().tag(sync=True)  # SVG edge id ("edge3") -> its local derivative
     expanded: t.List[dict[str, str]] = t.List().tag(sync=True)  # open groups: {"id", "title"}
+    trail: t.List[dict[str, str]] = t.List().tag(sync=True)  # breadcrumb: the open groups
+    found = t.Dict().tag(sync=True)  # the last search: {"query", "node"} or {"query", "error"}
     quiz = t.Dict().tag(sync=True)  # --quiz: Quiz.state() and the last feedback; {} without
     hidden = t.Bool(False).tag(sync=True)  # derivatives kept back (--quiz, --expect)
     # Every pass whole ({key: steps}, in page form) when small: a saved notebook's
@@ -80,8 +83,11 @@ class GradWidget(anywidget.AnyWidget):
     def __init__(self, result: GradResult, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.result = result
-        self.view = View(result.graph, render.config.budget)
-        self._steps: dict[str, list[Step]] = {}
+        self.view = render.view_of(result.graph)
+        self.width = render.config.width  # points the layout wraps at: the widget's width
+        self.focus = ""  # the group the breadcrumb leads to
+        self._flat: dict[str, list[Step]] = {}  # each pass's steps, one per chain-rule use
+        self._steps: dict[str, list[Step | GroupStep]] = {}  # the same at the drawn level
         self._load(result, layout=True)
         self.seed = result.seed if result.seed in result.seeds else (result.seeds or [""])[0]
         self.mode = result.mode if result.seeds else "reverse"
@@ -95,32 +101,13 @@ class GradWidget(anywidget.AnyWidget):
     # -- state from a result ----------------------------------------------
     def _load(self, result: GradResult, layout: bool, keep_step: bool = False) -> None:
         self.result = result
-        hide = concealment(result)
-        self.hidden = hide.grads
-        if layout:
-            self.svg = conceal_svg(render.to_html(result.graph, self.view), result)
-        # A live input keeps the layout; the labels follow the numbers.
-        labels = edge_labels(result.graph, self.view)
-        self.edge_labels = dict.fromkeys(labels, HIDDEN) if hide.grads else labels
-        self._unit = dict(zip((n.id for n in result.graph), self.view.unit_of(), strict=True))
-        groups = self.view.groups
-        grouped = len(result.graph) > self.view.budget  # a small graph is drawn whole
-        self.expanded = (
-            [{"id": g, "title": groups[g].title} for g in sorted(self.view.expanded, key=_order)]
-            if grouped
-            else []
-        )
-        drawn = [n for n in result.graph if self._unit[n.id] == n.id]
-        named = [n for n in result.graph if n.name and self._unit[n.id] != n.id]
-        self.records = [_record(n, self._unit[n.id], hide) for n in (drawn + named)[:TABLE]]
         if self.out not in result.outputs:
             self.out = result.outputs[0]
-        self._steps = {"reverse": self._reverse(result)}
+        self._flat = {"reverse": self._reverse(result)}
         self.jacobian = jacobian_state(result)
         for seed in result.seeds:
-            self._steps[f"forward:{seed}"] = result.steps("forward", seed)
-        self.counts = {key: len(steps) for key, steps in self._steps.items()}
-        self._archive()
+            self._flat[f"forward:{seed}"] = result.steps("forward", seed)
+        self._draw(layout)
         self.seeds = result.seeds
         tracer = result.tracer
         self.source = tracer.code.source.rstrip("\n") if tracer else ""
@@ -132,6 +119,39 @@ class GradWidget(anywidget.AnyWidget):
         self.cost = cost_line(result)
         self.notes = [*result.notes, *([result.forward_note] if result.forward_note else [])]
         self.output = result.output
+        self._restep(keep_step)
+
+    def _draw(self, layout: bool) -> None:
+        """What the view shows: the SVG (if `layout`), open groups, table records, steps."""
+        result = self.result
+        hide = concealment(result)
+        self.hidden = hide.grads
+        if layout:
+            html = render.to_html(result.graph, self.view, width=self.width)
+            self.svg = conceal_svg(html, result)
+        # A live input keeps the layout; the labels follow the numbers.
+        labels = edge_labels(result.graph, self.view)
+        self.edge_labels = dict.fromkeys(labels, HIDDEN) if hide.grads else labels
+        self._unit = dict(zip((n.id for n in result.graph), self.view.unit_of(), strict=True))
+        groups = self.view.groups
+        self.expanded = [
+            {"id": g, "title": groups[g].label} for g in sorted(self.view.expanded, key=_order)
+        ]
+        self.trail = [{"id": g.id, "title": g.label} for g in self._trail()]
+        drawn = [n for n in result.graph if self._unit[n.id] == n.id]
+        named = [n for n in result.graph if n.name and self._unit[n.id] != n.id]
+        self.records = [_record(n, self._unit[n.id], hide) for n in (drawn + named)[:TABLE]]
+        self._level()
+
+    def _level(self) -> None:
+        """Each pass at the level of the drawn boxes: a collapsed group's steps are one."""
+        level = self.view.level()
+        self._named = {name: box for box, name in self.view.names().items()}
+        self._steps = {key: at_level(flat, level) for key, flat in self._flat.items()}
+        self.counts = {key: len(steps) for key, steps in self._steps.items()}
+        self._archive()
+
+    def _restep(self, keep_step: bool = False) -> None:
         self.page = {}
         if not (keep_step and self.step < self.counts.get(self._key(), 0)):
             self.step = -1
@@ -145,9 +165,8 @@ class GradWidget(anywidget.AnyWidget):
         """Another output's backward pass (a vector output): its steps, from its end."""
         if self.out not in self.result.outputs:
             return
-        self._steps["reverse"] = self._reverse(self.result)
-        self.counts = {**self.counts, "reverse": len(self._steps["reverse"])}
-        self._archive()  # a small graph's passes travel whole: this one too
+        self._flat["reverse"] = self._reverse(self.result)
+        self._level()  # counts, and a small graph's passes whole (the archive): this one too
         grads, hide = self.result.adjoints(self.out), concealment(self.result)
         self.records = [{**r, "grad": hide.grad(num(grads[r["id"]]))} for r in self.records]
         self.page = {}
@@ -180,18 +199,20 @@ class GradWidget(anywidget.AnyWidget):
     def _page(self, key: str, start: int, size: int = PAGE) -> dict[str, Any]:
         """Steps [start, start + size) of a pass, in drawn boxes, with what steps before set.
 
-        Each step is [node, box, edges between boxes, equation, total]; `done`
-        maps each recorded node that earlier steps reached to its total then.
-        While derivatives are kept back outside a quiz (--expect), the totals
-        are "?" and each equation stops at its rule.
+        Each step is [node, box, edges between boxes, equation, total, more]: a
+        collapsed group's step (one for all its chain-rule steps) lists in `more`
+        the [node, total] pairs it sets for the table. `done` maps each recorded
+        node that earlier steps reached to its total then. While derivatives are
+        kept back outside a quiz (--expect), the totals are "?" and each
+        equation stops at its rule.
         """
         quiz = self.result.quiz
         keep_back = self.hidden and (quiz is None or quiz.done)
 
-        def total(s: Step) -> str:
+        def total(s: Step | GroupStep) -> str:
             return HIDDEN if keep_back else num(s.total)
 
-        def equation(s: Step) -> str:  # the rule without its numbers
+        def equation(s: Step | GroupStep) -> str:  # the rule without its numbers
             if not keep_back:
                 return s.equation
             parts = s.equation.split(" = ")  # "grad(b) += rule = numbers = total"
@@ -200,15 +221,35 @@ class GradWidget(anywidget.AnyWidget):
 
         steps = self._steps.get(key, [])
         if quiz is not None and quiz.current is not None:  # what the student has not answered
-            steps = steps[: quiz.current.index]  # stays here
+            steps = steps[: self._at_level(key, quiz.current.index)]  # stays here
         shown = {r["id"] for r in self.records}
-        done = {s.node: total(s) for s in steps[:start] if s.node in shown}
+        done = {}
+        for before in steps[:start]:
+            for one in before.steps if isinstance(before, GroupStep) else (before,):
+                if one.node in shown:
+                    done[one.node] = total(one)
         unit = self._unit
         page = []
         for s in steps[start : start + size]:
-            edges = {(unit[p], unit[c]) for p, c in s.edges if unit[p] != unit[c]}
-            page.append([s.node, unit[s.node], sorted(map(list, edges)), equation(s), total(s)])
+            flat = s.crossing if isinstance(s, GroupStep) else (s,)  # the rest stay in one box
+            edges = {(unit[p], unit[c]) for f in flat for p, c in f.edges if unit[p] != unit[c]}
+            more = (
+                [[i.node, total(i)] for i in s.steps if i.node in shown]
+                if isinstance(s, GroupStep)
+                else []
+            )
+            box = self._named[s.group] if isinstance(s, GroupStep) else unit[s.node]
+            page.append([s.node, box, sorted(map(list, edges)), equation(s), total(s), more])
         return {"key": key, "start": start, "steps": page, "done": done}
+
+    def _at_level(self, key: str, flat: int) -> int:
+        """The index at the drawn level of the step holding flat step `flat`."""
+        seen = 0
+        for k, s in enumerate(self._steps.get(key, [])):
+            seen += len(s.steps) if isinstance(s, GroupStep) else 1
+            if seen > flat:
+                return k
+        return len(self._steps.get(key, []))
 
     # -- messages from the browser --------------------------------------------
     def _on_msg(self, widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
@@ -217,6 +258,12 @@ class GradWidget(anywidget.AnyWidget):
             self.set_input(str(content["name"]), float(content["value"]))
         elif kind == "toggle":
             self.toggle(str(content["group"]))
+        elif kind == "up":
+            self.up(str(content.get("group", "")))
+        elif kind == "find":
+            self.find(str(content.get("query", "")))
+        elif kind == "width":
+            self.set_width(float(content.get("px", 0)))
         elif kind == "answer":
             self.answer(content.get("value"))
 
@@ -247,7 +294,7 @@ class GradWidget(anywidget.AnyWidget):
         if state["step"] is not None:  # show the pass up to the step being asked
             self.page = {}  # the answered part of the pass grew: send it again
             self.mode = mode
-            self.step = max(0, state["step"] - 1)
+            self.step = max(0, self._at_level(self._key(), state["step"]) - 1)
             self._turn_page()
         self.quiz = state
 
@@ -267,7 +314,7 @@ class GradWidget(anywidget.AnyWidget):
         old.widget, result.widget = None, self
         same = shape(result) == shape(old)
         if not same:
-            self.view = View(result.graph, render.config.budget)
+            self.view = render.view_of(result.graph)
         self._load(result, layout=not same, keep_step=same)  # the same pass: stay on its step
 
     def close(self) -> None:
@@ -289,9 +336,93 @@ class GradWidget(anywidget.AnyWidget):
             return
         if group_id in self.view.expanded:
             self.view.collapse(group_id)
+            parents = self._parents(group_id)
+            self.focus = parents[-1].id if parents else ""
         else:
             self.view.expand(group_id)
-        self._load(self.result, layout=True)
+            self.focus = group_id
+        self._relayout()
+
+    def up(self, group_id: str) -> None:
+        """Back up to an open group (the breadcrumb): close every group opened inside it.
+
+        "" goes back to the first view.
+        """
+        if not group_id:
+            self.view.open_within_budget()
+            self.focus = ""
+        elif group_id in self.view.groups:
+            members = set(self.view.members(group_id))
+            for g in list(self.view.expanded):
+                group = self.view.groups[g]
+                if g != group_id and self.view.graph.nodes[group.first].id in members:
+                    self.view.collapse(g)
+            self.focus = group_id
+        self._relayout()
+
+    def find(self, query: str) -> str | None:
+        """Select a node by id or name (or a group by its title), opening the groups
+        it is in; the node's id, or None (and `found` says so) if nothing matches."""
+        query = query.strip()
+        graph = self.result.graph
+        node = (
+            graph.by_id.get(query)
+            or next((n for n in graph if n.name == query), None)
+            or next((n for n in graph if n.name and query.lower() in n.name.lower()), None)
+        )
+        target = node.id if node else None
+        if node is None:
+            group = next((g for g in self.view.groups.values() if query in g.label), None)
+            target = group.id if group else None
+            chain = self._parents(group.id) if group else []
+        else:
+            chain = list(self.view.chains[self.view.index[node.id]])
+        if target is None:
+            self.found = {"query": query, "error": f"no node or group named {query!r}"}
+            return None
+        opened = [g for g in chain if g.id != target and not self.view.is_open(g)]
+        for g in opened:
+            self.view.expand(g.id)
+        if opened:
+            self.focus = opened[-1].id
+            self._relayout()
+        self.selected = target
+        self.found = {"query": query, "node": target, "box": self._unit[target]}
+        return target
+
+    def set_width(self, width: float) -> None:
+        """The widget's width in pixels: a long graph wraps its rows to it."""
+        width = max(300.0, float(width))
+        if abs(width - self.width) < 0.1 * self.width:
+            return
+        wrapped = "cluster_row" in self.svg
+        self.width = width
+        if wrapped or _svg_width(self.svg) > width:
+            self._draw(layout=True)
+            self._restep(keep_step=True)
+
+    def _relayout(self) -> None:
+        """A new view of the same result: steps, records and layout, not the passes."""
+        self._draw(layout=True)
+        self._restep()
+
+    def _parents(self, group_id: str) -> list[Group]:
+        """The groups around a group, outermost first."""
+        group = self.view.groups[group_id]
+        chain = self.view.chains[group.first]
+        return list(chain[: chain.index(group)])
+
+    def _trail(self) -> list[Group]:
+        """The breadcrumb: the focus group and the groups around it, if they are open."""
+        if self.focus not in self.view.groups:
+            return []
+        chain = [*self._parents(self.focus), self.view.groups[self.focus]]
+        return [g for g in chain if g.id in self.view.expanded]
+
+
+def _svg_width(svg: str) -> float:
+    found = re.search(r'<svg[^>]*width="([\d.]+)pt"', svg)
+    return float(found[1]) if found else 0.0
 
 
 def _order(group_id: str) -> tuple[int, int]:

@@ -298,7 +298,7 @@ def u_title(view: View, unit: str) -> str:
 
 def test_expand_and_collapse_a_group_level_by_level() -> None:
     graph = calls_graph()
-    view = View(graph, budget=10)
+    view = View(graph, budget=12)
     call = next(u for u in view.units() if re.fullmatch(r"MLP.__call__#\d+", u_title(view, u)))
     before = view.units()
     view.expand(call)

@@ -32,8 +32,8 @@ def test_state_from_the_chapter_example(chapter):
     assert w.seeds == ["x"] and w.seed == "x" and w.mode == "reverse"
     assert w.counts == {"reverse": 4, "forward:x": 4}
     assert w.page["key"] == "reverse" and w.page["start"] == 0  # all of it: step -1 is the end
-    node, box, edges, equation, total = w.page["steps"][1]
-    assert (node, box, edges) == ("n4", "n4", [["n4", "n5"]])
+    node, box, edges, equation, total, more = w.page["steps"][1]
+    assert (node, box, edges, more) == ("n4", "n4", [["n4", "n5"]], [])
     assert equation.startswith("grad(b) += cos(b) * grad(y)") and total == "-0.9941"
     w.mode = "forward"
     assert w.page["key"] == "forward:x"
@@ -123,9 +123,11 @@ def test_widget_js_has_the_stable_hooks():
     assert "import " not in text and "http" not in text  # no network imports
 
 
-def test_long_passes_travel_in_pages(shell):
+def test_long_passes_travel_in_pages(shell, monkeypatch):
+    from ad_magic import render
     from ad_magic.widget.widget import PAGE
 
+    monkeypatch.setattr(render.config, "budget", 10_000)  # drawn whole: a step per chain rule
     cell = "h = x\nfor k in range(400):\n    h = tanh(h * 0.9 + 0.1)\ny = h"
     w = GradWidget(trace(shell, "x=0.3", cell))
     n = w.counts["reverse"]

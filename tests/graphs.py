@@ -1,0 +1,62 @@
+"""The three graphs the display is judged on: a one-line formula (48 nodes), a
+1,500-node chain and a micrograd MLP training step (about 33,000 nodes), as cells.
+
+The browser tests put these in notebooks; the Python tests trace them in a shell.
+"""
+
+from __future__ import annotations
+
+FORMULA = (
+    "%%grad x=0.5 y=1.5\n"
+    "value_of_the_whole_formula = sin(x*y) + exp(x/y)*cos(y-x) + tanh(x*x + y*y) * "
+    "log(1 + x*y) + sqrt(x + y) / (1 + exp(-x*y)) + (x - y)**2 * sigmoid(x + y) "
+    "- relu(x - 0.1) + abs(y - 2) + x*y*2"
+)
+CHAIN = "%%grad x=0.5\nh = x\nfor i in range(300):\n    h = tanh(h*0.9 + 0.1)"
+
+MLP = """\
+import random
+import numpy as np
+from ad_magic import Value, tanh
+
+class Neuron:
+    def __init__(self, nin, nonlin=True):
+        self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(0.0)
+        self.nonlin = nonlin
+    def __call__(self, x):
+        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        return tanh(act) if self.nonlin else act
+    def parameters(self):
+        return self.w + [self.b]
+
+class Layer:
+    def __init__(self, nin, nout, **kwargs):
+        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+    def __call__(self, x):
+        return [n(x) for n in self.neurons]
+    def parameters(self):
+        return [p for n in self.neurons for p in n.parameters()]
+
+class MLP:
+    def __init__(self, nin, nouts):
+        sizes = [nin] + nouts
+        self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1)
+                       for i in range(len(nouts))]
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x[0]
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+random.seed(0)
+model = MLP(2, [16, 16, 1])
+X = np.array([[random.uniform(-2, 2), random.uniform(-2, 2)] for _ in range(50)])
+Y = [1.0 if a * b > 0 else -1.0 for a, b in X]
+"""
+TRAIN_STEP = (
+    "%%grad X -r step\n"
+    "scores = [model(x) for x in X]\n"
+    "loss = sum((s - y)**2 for s, y in zip(scores, Y)) / len(Y)"
+)

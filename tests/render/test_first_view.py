@@ -1,0 +1,109 @@
+"""The first view of a graph: no groups for a small one, about 30 boxes for a
+large one with its output drawn, and long chains wrapped into rows that read
+left to right within the width."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pytest
+from graphs import CHAIN, FORMULA, MLP, TRAIN_STEP
+from support import run
+
+from ad_magic.render import config, to_svg
+from ad_magic.render.groups import View
+from ad_magic.trace.graph import Graph
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def traced(shell: Any, *cells: str) -> Graph:
+    for cell in cells:
+        run(shell, cell)
+    graph: Graph = shell.user_ns["_grad"].graph
+    return graph
+
+
+def centres(svg: str) -> dict[str, tuple[float, float]]:
+    """Each drawn box's centre (its first text line's anchor), by <title>."""
+    root = ET.fromstring(svg.encode())
+    out = {}
+    for g in root.iter(f"{SVG}g"):
+        if "node" in (g.get("class") or "").split():
+            title, text = g.find(f"{SVG}title"), g.find(f"{SVG}text")
+            assert title is not None and text is not None
+            out[title.text or ""] = (float(text.get("x", 0)), float(text.get("y", 0)))
+    return out
+
+
+def size(svg: str) -> tuple[float, float]:
+    found = re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+    assert found
+    return float(found[1]), float(found[2])
+
+
+def test_a_one_line_formula_of_48_nodes_is_not_grouped(shell: Any) -> None:
+    graph = traced(shell, FORMULA)
+    assert len(graph) == 48
+    view = View(graph, budget=150)
+    assert not view.grouped and not view.groups
+    assert view.units() == [n.id for n in graph]
+
+
+def test_the_mlp_step_opens_to_about_30_boxes_with_the_output(shell: Any) -> None:
+    graph = traced(shell, MLP, TRAIN_STEP)
+    assert len(graph) > 30_000
+    view = View(graph)
+    units = view.units()
+    assert 4 <= len(units) <= 30 and graph.output in units
+    labels = [view.groups[u].label for u in units if u in view.groups]
+    assert "inputs" in labels and any(label.startswith("MLP.__call__ #") for label in labels)
+    svg = to_svg(graph, view)
+    assert set(centres(svg)) == set(units)
+    assert size(svg)[0] <= config.width
+
+
+@pytest.fixture(scope="module")
+def chain(shell: Any) -> Graph:
+    return traced(shell, CHAIN)
+
+
+def test_a_1500_node_chain_folds_into_blocks(chain: Graph) -> None:
+    assert len(chain) == 1501
+    view = View(chain)
+    units = view.units()
+    assert len(units) <= 30 and chain.output in units and "n0" in units
+    blocks = [view.groups[u] for u in units if u in view.groups]
+    assert len(blocks) >= 2 and all(" … " in b.title for b in blocks)
+    assert sum(b.size for b in blocks) == 1499  # every node but the input and output
+
+
+def test_an_opened_block_wraps_into_rows_read_left_to_right(chain: Graph) -> None:
+    view = View(chain)
+    first = next(u for u in view.units() if u in view.groups)
+    view.expand(first)
+    units = view.units()
+    assert len(units) > 20
+    svg = to_svg(chain, view, width=600)
+    width, height = size(svg)
+    assert width <= 600 + 100 < height  # wrapped: taller than wide
+    at = centres(svg)
+    # Along the chain (creation order), each box is right of the one before in its
+    # row, or starts a row further down at the left.
+    chain_units = [u for u in units if u in view.groups] + [chain.output]
+    rows = 1
+    for before, after in itertools.pairwise(chain_units):
+        (x0, y0), (x1, y1) = at[before], at[after]
+        if x1 < x0:
+            assert y1 > y0 + 20, (before, after)
+            rows += 1
+    assert rows >= 3
+
+
+def test_a_web_of_edges_is_not_wrapped(shell: Any) -> None:
+    graph = traced(shell, FORMULA)
+    svg = to_svg(graph, width=400)
+    assert "cluster_row" not in svg and size(svg)[0] > 400

@@ -1,0 +1,88 @@
+"""Finding your way in a large graph from the widget's Python side: the pass at the
+level of what is drawn, search, the breadcrumb of open groups, wrapping to the width."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from graphs import CHAIN, FORMULA
+from support import run
+
+from ad_magic.trace.steps import GroupStep
+from ad_magic.widget.widget import GradWidget
+
+
+def flat_count(steps: list[Any]) -> int:
+    return sum(len(s.steps) if isinstance(s, GroupStep) else 1 for s in steps)
+
+
+@pytest.fixture
+def chain(shell: Any) -> GradWidget:
+    run(shell, CHAIN)
+    return GradWidget(shell.user_ns["_grad"])
+
+
+def test_a_collapsed_group_is_one_step(chain: GradWidget) -> None:
+    w, result = chain, chain.result
+    flat = result.steps("reverse")
+    level = result.steps("reverse", level=w.view.level())
+    assert len(flat) == 901 and w.counts["reverse"] == len(level) < 12  # constants take none
+    assert flat_count(level) == len(flat)  # every chain-rule step, once
+    groups = [s for s in level if isinstance(s, GroupStep)]
+    assert len(groups) == 4
+    last = groups[0]  # the backward pass meets the last block first
+    assert last.group == "n1201 … n1499" and len(last.steps) == 180  # 60 tanh(h*0.9 + 0.1)
+    # What leaves the block: the gradient of the node before it, as the flat pass has it.
+    assert last.leaving == [s for s in last.steps if s.node == "n1200"]
+    assert last.total == pytest.approx(result.graph["n1200"].grad)
+    assert last.equation.startswith("n1201 … n1499: 1 gradient flow")
+    assert w.page["steps"][1][1] == "g2_n1201"  # drawn as the block's box
+    forward = result.steps("forward", "x", level=w.view.level())
+    assert flat_count(forward) == len(result.steps("forward", "x"))
+
+
+def test_opening_a_group_steps_through_its_inside(chain: GradWidget) -> None:
+    w = chain
+    top = w.counts["reverse"]
+    w.toggle("g2_n1201")
+    assert w.counts["reverse"] > top
+    assert w.counts["reverse"] == len(w.result.steps("reverse", level=w.view.level()))
+    assert w.trail[-1] == {"id": "g2_n1201", "title": "n1201 … n1499"}
+    assert "g2_n1201" in [g["id"] for g in w.expanded]  # with its close control
+    w.toggle("g2_n1201")
+    assert w.counts["reverse"] == top and "g2_n1201" not in [g["id"] for g in w.expanded]
+
+
+def test_search_opens_the_groups_around_a_node(chain: GradWidget) -> None:
+    w = chain
+    assert w.find("n700") == "n700"
+    assert w.selected == "n700" and w.found["box"] == "n700"
+    assert w._unit["n700"] == "n700" and "title>n700<" in w.svg.replace("</", "<")
+    assert [g["title"] for g in w.trail] == ["line 3", "n401 … n800", "n681 … n700"]
+    assert w.find("h@300") == "n1500"  # by name
+    assert w.find("no such thing") is None and "no node or group" in w.found["error"]
+    assert w.selected == "n1500"
+    w.up(w.trail[1]["id"])  # back up to the outer block: the inner one closes
+    assert [g["title"] for g in w.trail] == ["line 3", "n401 … n800"]
+    assert w._unit["n700"] != "n700"
+    w.up("")  # back to the first view
+    assert w.trail == [] and w.svg.count('class="node') == len(w.view.units())
+
+
+def test_the_layout_wraps_to_the_widgets_width(chain: GradWidget) -> None:
+    w = chain
+    w.toggle("g2_n1")
+    wide = w.svg
+    w.set_width(500)
+    assert w.svg != wide and "cluster_row" in w.svg
+    narrow = w.svg
+    w.set_width(520)  # a few pixels more: not worth a new layout
+    assert w.svg is narrow
+
+
+def test_a_small_graph_steps_one_chain_rule_at_a_time(shell: Any) -> None:
+    run(shell, FORMULA)
+    w = GradWidget(shell.user_ns["_grad"])
+    assert w.expanded == [] and w.trail == [] and not w.view.groups
+    assert w.counts["reverse"] == len(w.result.steps("reverse"))
