@@ -133,10 +133,11 @@ def test_magic_save_writes_every_named_file(shell, tmp_path):
         shell.run_cell_magic("grad", f"x=1.5 --save {tmp_path / 'nope.txt'}", "y = x * 2")
 
 
-def test_a_step_inside_a_group_outlines_the_group_box(shell):
+def test_a_step_inside_a_group_outlines_the_group_box(shell, monkeypatch):
     from ad_magic.render import config
     from ad_magic.render.groups import View
 
+    monkeypatch.setattr(config, "budget", 50)  # the 101-node chain is grouped
     result = trace(
         shell, "x=0.3", "h = x\nfor k in range(20):\n    h = tanh(h * 0.9 + 0.1)\ny = h"
     )
