@@ -120,10 +120,12 @@ def _sech2(a: Any) -> Any:
 
 def _dpow_base(a: Any, b: Any, y: Any) -> Any:
     # The power rule b*a**(b-1); a constant power (b = 0) has derivative 0, even at a = 0.
+    # Only that point is special-cased: elsewhere the rule stays a function of b, so its
+    # own derivative by b (a mixed second partial, 1/a at b = 1, a = 1) is kept.
     # A constant exponent stays a number, so a**(b-1) has no exponent to differentiate.
     if getattr(b, "_fn", None) is CONST:
         b = b.data
-    return b * _power(a, b - 1.0) if b else 0.0
+    return b * _power(a, b - 1.0) if (b or a) else 0.0
 
 
 def _dpow_exponent(a: Any, b: Any, y: Any) -> Any:
