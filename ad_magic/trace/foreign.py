@@ -25,7 +25,7 @@ from ad_magic.engine.ops import CONST, INPUT, OPS, Op
 from ad_magic.engine.value import Value
 from ad_magic.trace.graph import Graph, Node, label_and_var
 from ad_magic.trace.naming import names_of
-from ad_magic.trace.records import forward_over_graph
+from ad_magic.trace.records import forward_over_inputs
 from ad_magic.trace.result import GradResult
 
 _ALIASES = {"+": "add", "*": "mul", "/": "truediv", "-": "sub", "neg": "neg", "**": "pow"}
@@ -188,12 +188,6 @@ def graph_of_foreign(
     result = GradResult(None, graph, inputs, notes)
     if odd:
         result.forward_note = "forward mode needs a rule for every op"
-    elif len(inputs) <= max_forward:
-        for label, seed in inputs.items():
-            forward_over_graph(graph, seed, label)
     else:
-        result.forward_note = (
-            f"forward mode needs one pass per input: {len(inputs)} passes is more than "
-            f"max_forward_passes={max_forward}"
-        )
+        forward_over_inputs(result, inputs, max_forward)
     return result

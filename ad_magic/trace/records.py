@@ -131,12 +131,17 @@ def graph_of_value(root: Value, name: str, max_forward: int = 16) -> Any:
         graph[graph.output].name = name
     inputs = {n.name or n.id: n.id for n in graph if n.kind == "input"}
     result = GradResult(None, graph, inputs, [])
-    if len(inputs) <= max_forward:
-        for label, seed in inputs.items():
-            forward_over_graph(graph, seed, label)
-    else:
+    forward_over_inputs(result, inputs, max_forward)
+    return result
+
+
+def forward_over_inputs(result: GradResult, inputs: dict[str, str], max_forward: int) -> None:
+    """Forward mode over a graph built outside a cell: one pass per input, if few enough."""
+    if len(inputs) > max_forward:
         result.forward_note = (
             f"forward mode needs one pass per input: {len(inputs)} passes is more than "
             f"max_forward_passes={max_forward}"
         )
-    return result
+        return
+    for label, seed in inputs.items():
+        forward_over_graph(result.graph, seed, label)
