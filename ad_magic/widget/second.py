@@ -23,7 +23,7 @@ import traitlets as t
 from ad_magic import render
 from ad_magic.render.groups import View
 from ad_magic.trace.result import GradResult
-from ad_magic.trace.steps import num
+from ad_magic.trace.steps import GroupStep, Step, num
 from ad_magic.widget.widget import GradWidget
 
 HERE = Path(__file__).parent
@@ -91,8 +91,15 @@ class SecondPanel(ipywidgets.VBox):
             graph.mode, graph.seed = "forward", seed
             if target is not None:
                 steps = graph._steps[f"forward:{seed}"]
-                graph.step = next(k for k, s in enumerate(steps) if s.node == target)
+                # the step at the graph's level that finishes it: a collapsed group's one
+                # step stands for every step inside it
+                graph.step = next(k for k, s in enumerate(steps) if _finishes(s, target))
                 graph.selected = target
+
+
+def _finishes(step: Step | GroupStep, target: str) -> bool:
+    inner = step.steps if isinstance(step, GroupStep) else (step,)
+    return any(s.node == target for s in inner)
 
 
 def static_hessian(result: GradResult) -> str:

@@ -345,9 +345,14 @@ function render({ model, el }) {
   // Edge labels are local derivatives: a live input changes them on the same layout.
   function drawEdgeLabels() {
     const labels = model.get("edge_labels") || {};
+    const seen = new Map(); // edges are keyed by title and place among that title's edges
     for (const g of canvas.querySelectorAll("g.edge")) {
+      const title = g.querySelector("title")?.textContent || "";
+      const k = seen.has(title) ? seen.get(title) + 1 : 0;
+      seen.set(title, k);
+      const key = `${title}#${k}`;
       const text = g.querySelector("text");
-      if (text && g.id in labels) text.textContent = labels[g.id];
+      if (text && key in labels) text.textContent = labels[key];
     }
   }
 

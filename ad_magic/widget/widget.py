@@ -67,7 +67,7 @@ class GradWidget(anywidget.AnyWidget):
     notes: t.List[str] = t.List().tag(sync=True)
     output = t.Unicode("").tag(sync=True)
     error = t.Unicode("").tag(sync=True)  # why the last live re-trace failed, if it did
-    edge_labels = t.Dict().tag(sync=True)  # SVG edge id ("edge3") -> its local derivative
+    edge_labels = t.Dict().tag(sync=True)  # "n0->n2#0" -> the edge's local derivative
     expanded: t.List[dict[str, str]] = t.List().tag(sync=True)  # open groups: {"id", "title"}
     trail: t.List[dict[str, str]] = t.List().tag(sync=True)  # breadcrumb: the open groups
     found = t.Dict().tag(sync=True)  # the last search: {"query", "node"} or {"query", "error"}
@@ -485,13 +485,22 @@ _MODE_TEXT = re.compile(r'(<text class="(?:grad|tangent)[^"]*"[^>]*>)([^<]*?) [^
 
 
 def edge_labels(graph: Any, view: View) -> dict[str, str]:
-    """Each drawn edge's label (its local derivative, or ×n for merged edges) by the id
-    Graphviz gives its SVG group: edge1, edge2, ... in the order `drawn_edges` lists them."""
+    """Each drawn edge's label (its local derivative, or ×n for merged edges) keyed by the
+    title Graphviz gives its SVG group and its place among edges of that title: "n0->n2#0".
+
+    (Graphviz numbers its SVG groups edge1, edge2, ... over every edge, the invisible ones
+    that order wrapped rows included, so those numbers do not name drawn edges.)"""
     unit_of = view.unit_of()
     edges = view.edges(unit_of)
     kinds = {box.id: box.kind for box in boxes(graph, view, unit_of, edges)}
-    drawn = drawn_edges(graph, edges, kinds, render.config.edge_labels, "label")
-    return {f"edge{k}": a["label"] for k, (_, _, a) in enumerate(drawn, start=1) if "label" in a}
+    seen: dict[str, int] = {}
+    labels = {}
+    for src, dst, attrs in drawn_edges(graph, edges, kinds, render.config.edge_labels, "label"):
+        title = f"{src}->{dst}"
+        k = seen[title] = seen.get(title, -1) + 1
+        if "label" in attrs:
+            labels[f"{title}#{k}"] = attrs["label"]
+    return labels
 
 
 def conceal_svg(svg: str, result: GradResult) -> str:

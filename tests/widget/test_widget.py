@@ -255,8 +255,8 @@ def test_a_nan_input_reaches_the_browser_in_a_kernel():
 
 def edge_label(w, src, dst):
     """The label the browser shows on the drawn edge src -> dst."""
-    edge = re.search(rf'<g id="(edge\d+)"[^>]*>\s*<title>{src}&#45;&gt;{dst}</title>', w.svg)
-    return w.edge_labels[edge.group(1)]
+    assert re.search(rf'<g id="edge\d+"[^>]*>\s*<title>{src}&#45;&gt;{dst}</title>', w.svg)
+    return w.edge_labels[f"{src}->{dst}#0"]
 
 
 def test_a_live_input_runs_the_cell_once_and_relabels_the_edges(chapter, shell):
