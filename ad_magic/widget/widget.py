@@ -319,16 +319,23 @@ class GradWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the widget and its layout in the kernel, and let go of the result."""
+        if not hasattr(self, "result"):  # closed already (ipywidgets closes again on __del__)
+            super().close()
+            return
         quiz = self.result.quiz
         if quiz is not None and self._answered in quiz.listeners:
             quiz.listeners.remove(self._answered)
         if self.result.widget is self:
             self.result.widget = None
-        self._steps = {}
         layout = getattr(self, "layout", None)
         if layout is not None:
             layout.close()
         super().close()
+        # A widget is a reference cycle (traitlets' observers are its bound methods), freed
+        # only by the collector: let go of the result, its graph and its steps here, so
+        # they are freed by reference counting at once.
+        self._steps, self._flat = {}, {}
+        del self.result, self.view
 
     def toggle(self, group_id: str) -> None:
         """Open a collapsed group, or close an open one."""

@@ -5,9 +5,11 @@ The browser side is tested in tests/browser/.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
+import weakref
 from pathlib import Path
 
 import pytest
@@ -299,12 +301,23 @@ def test_expect_stays_concealed_after_a_live_input(shell):
     assert "dy/dx = ?" in w.result.summary()
 
 
-def test_closing_lets_go_of_the_widget_and_its_layout(chapter):
+def test_closing_lets_go_of_the_widget_and_its_layout(chapter, shell):
     import ipywidgets
 
     w = chapter
-    w.result.widget = w
+    result = w.result
+    shell.reset(new_session=False)  # _grad and Out[]: only the widget's reference is left
+    shell.last_execution_result = None
+    result.widget = w
     ids = {w.model_id, w.layout.model_id}
     assert ids <= set(ipywidgets.widgets.widget._instances)
-    w.close()
-    assert not ids & set(ipywidgets.widgets.widget._instances) and w.result.widget is None
+    gone = weakref.ref(result.graph)
+    gc.disable()  # what follows is freed by reference counting, not by the collector
+    try:
+        w.close()
+        assert not ids & set(ipywidgets.widgets.widget._instances) and result.widget is None
+        del result
+        assert gone() is None  # the closed widget (a cycle itself) let go of the result
+        w.close()  # again, as ipywidgets does when the widget is deleted: no error
+    finally:
+        gc.enable()
