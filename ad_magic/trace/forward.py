@@ -1,20 +1,22 @@
-"""Forward mode over a recorded program: one pass on Duals per seed input.
+"""Forward mode over a recorded program: one pass per seed input.
 
-The trace recorded every primitive the cell applied, with its arguments.
-Forward mode evaluates that recorded program again on `Dual` numbers, by the
-same primitive table: leaves become Duals (the seed with derivative 1, every
-other leaf 0), and each node is its op applied to its parents' Duals. That
-is the textbook's dual-number computation on exactly the operations the cell
-performed, without running the cell again, so whatever the cell does (labels,
-`.data` reads, Values made before it, randomness, side effects) happens once.
+The trace recorded every primitive the cell applied, with its arguments and
+its value. Forward mode evaluates that recorded program again, as dual
+numbers do, by the same primitive table: the seed leaf's tangent is 1, every
+other leaf's 0, and each node's tangent is the sum over its arguments of
+d(node)/d(argument) * tangent(argument), the table's partial derivative at
+the recorded numbers (which is all a `Dual`'s `deriv` computes). The values
+are the recorded ones, so each pass is a plain loop over a list of floats;
+the partials are computed once for every pass. The cell does not run again,
+so whatever it does (labels, `.data` reads, Values made before it,
+randomness, side effects) happens once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ad_magic.engine import dual
-from ad_magic.engine.dual import Dual
+from ad_magic.engine.ops import CONST
 from ad_magic.trace.graph import Graph
 
 
@@ -38,55 +40,71 @@ def forward_passes(
             f"forward mode needs one pass per input: {len(seeds)} passes is more than "
             f"max_forward_passes={max_forward}, so pick seeds with --seed"
         )
-    rows = Rows(result.graph, args)
-    for label in labels:
-        rows.tangents(seeds[label], label)
+    if labels:
+        rows = Rows(result.graph, args)
+        for label in labels:
+            rows.tangents(seeds[label], label)
 
 
 class Rows:
-    """A graph as rows to evaluate: each node's op, Dual method and argument positions."""
+    """A graph as rows to evaluate: each node's local partials by its traced arguments."""
 
     def __init__(self, graph: Graph, args: list[tuple[int, ...]] | None = None) -> None:
         self.graph = graph
+        nodes = graph.nodes
+        self.index = {n.id: k for k, n in enumerate(nodes)}
         if args is None:
-            index = {n.id: k for k, n in enumerate(graph.nodes)}.__getitem__
-            args = [tuple(map(index, n.parents)) for n in graph.nodes]
-        methods = {op: getattr(Dual, op.name) for op in {n.op for n in graph.nodes if n.parents}}
-        self.rows = [
-            (n.op, methods.get(n.op) if a else None, a)
-            for n, a in zip(graph.nodes, args, strict=False)
-        ]
-
-    def duals(self, seed: str | None) -> list[Dual | float]:
-        """The recorded program on Duals, seeded at one leaf (none: every derivative 0).
-
-        What does not depend on the seed is a constant for this pass and stays
-        a plain number (its recorded value), as one writes constants in a dual
-        number computation; every node that does is a Dual.
-        """
-        out: list[Dual | float] = []
-        append = out.append
-        for node, (op, method, args) in zip(self.graph.nodes, self.rows, strict=True):
-            if method is None:  # a leaf: only the seed carries a derivative, d(seed)/d(seed) = 1
-                append(Dual(node.value, 1.0) if node.id == seed else node.value)
+            index = self.index.__getitem__
+            args = [tuple(map(index, n.parents)) for n in nodes]
+        values = [n.value for n in nodes]
+        # Per node: (argument row, d(node)/d(argument)) for each argument that is not a
+        # constant (a constant's tangent is 0 in every pass), at the recorded numbers.
+        self.local: list[tuple[tuple[int, float], ...]] = []
+        append = self.local.append
+        for n, a in zip(nodes, args, strict=False):
+            if not a:
+                append(())
                 continue
-            a = out[args[0]]
-            if len(args) == 1:
-                append(method(a) if a.__class__ is Dual else node.value)
+            y, partials = n.value, n.op.partials
+            if len(a) == 1:
+                i = a[0]
+                append(() if nodes[i].op is CONST else ((i, partials[0](values[i], y)),))
                 continue
-            b = out[args[1]]
-            if a.__class__ is Dual:
-                append(method(a, b))
-            elif b.__class__ is Dual:
-                append(dual.apply(op, (a, b)))
+            i, j = a
+            x, z = values[i], values[j]
+            da, db = partials
+            if nodes[i].op is CONST:
+                append(() if nodes[j].op is CONST else ((j, db(x, z, y)),))
+            elif nodes[j].op is CONST:
+                append(((i, da(x, z, y)),))
             else:
-                append(node.value)
-        return out
+                append(((i, da(x, z, y)), (j, db(x, z, y))))
+
+    def pass_for(self, seed: str | None) -> list[float]:
+        """Every node's tangent, seeded at one leaf (none: every derivative 0).
+
+        Nodes come parents first, so none before the seed depends on it.
+        """
+        tangent = [0.0] * len(self.local)
+        start = self.index.get(seed, len(tangent)) if seed is not None else len(tangent)
+        if start == len(tangent):
+            return tangent
+        tangent[start] = 1.0  # d(seed)/d(seed)
+        local = self.local
+        for k in range(start + 1, len(tangent)):
+            t = 0.0
+            for i, partial in local[k]:
+                ti = tangent[i]
+                # Chain rule: a zero tangent adds nothing, even through an infinite partial.
+                if ti and partial:
+                    t += partial * ti
+            tangent[k] = t
+        return tangent
 
     def tangents(self, seed: str | None, label: str) -> None:
         """node.tangents[label] = d(node)/d(seed) for every node."""
-        for node, d in zip(self.graph.nodes, self.duals(seed), strict=True):
-            node.tangents[label] = d.deriv if isinstance(d, Dual) else 0.0
+        for node, d in zip(self.graph.nodes, self.pass_for(seed), strict=True):
+            node.tangents[label] = d
 
 
 def forward_over_graph(graph: Graph, seed: str, label: str) -> None:

@@ -99,8 +99,12 @@ class Program:
         nodes outside the graph that the recorded comparisons read."""
         rows = {id(v): k for k, v in enumerate(values)}
         ops = [n.op for n in graph.nodes]
-        index = {n.id: k for k, n in enumerate(graph.nodes)}
-        args = [tuple(index[p] for p in n.parents) for n in graph.nodes]
+        args: list[tuple[int, ...]] = [
+            () if v._a is None
+            else (rows[id(v._a)],) if v._b is None
+            else (rows[id(v._a)], rows[id(v._b)])
+            for v in values
+        ]  # fmt: skip
         data = [n.value for n in graph.nodes]
         lines = [n.line for n in graph.nodes]
 
@@ -135,7 +139,8 @@ class Program:
                     continue  # compared with something that is not a number
                 branches.append(Branch(symbol, row(left), None, constant, line))
         found = {label: rows[id(v)] for label, v in leaves if id(v) in rows}
-        return cls(ops, args, data, lines, branches, index[graph.output], found)
+        output = next(k for k, n in enumerate(graph.nodes) if n.id == graph.output)
+        return cls(ops, args, data, lines, branches, output, found)
 
     def __len__(self) -> int:
         return len(self.ops)

@@ -37,28 +37,33 @@ def build_graph(
     older = [v for v in reversed(reachable) if id(v) not in mine]
     values = older + [v for _, v in made_at]
     ids = {id(v): f"n{i}" for i, v in enumerate(values)}
-    names = dict(bindings.names)
+    names = bindings.names
     inputs = {id(leaf): label for label, leaf in leaves}  # whatever label the cell gave it
-    node_id = ids.__getitem__
 
-    def record(v: Value, calls: tuple[str, ...] = ()) -> Node:
-        node = Node(node_id(id(v)), v._fn, tuple(map(node_id, map(id, v._prev))), v.data)
-        node.calls = calls
+    def record(v: Value) -> Node:
+        a, b = v._a, v._b
+        parents = () if a is None else (ids[id(a)],) if b is None else (ids[id(a)], ids[id(b)])
+        node = Node(ids[id(v)], v._fn, parents, v.data)
+        label = v.label
         if id(v) in inputs:
-            node.name, node.also = inputs[id(v)], ""
-            if v.label and v.label != node.name:
-                node.also = v.label  # the cell relabelled an input: x (its label)
+            node.name = inputs[id(v)]
+            if label and label != node.name:
+                node.also = label  # the cell relabelled an input: x (its label)
         else:
-            node.name, node.also = label_and_var(v.label, names.get(id(v), ""))
+            var = names.get(id(v), "")
+            if label or var:
+                node.name, node.also = label_and_var(label, var)
         return node
 
     nodes = [record(v) for v in older]
     # (id of the code, offset) -> position, text. (Hashing a code object hashes its bytes.)
     where: dict[tuple[int, int], tuple[Any, str]] = {}
+    sites = recorder.sites
     for k, v in made_at:
-        site = recorder.sites[k]
-        node = record(v, site[0] if site else ())
+        node = record(v)
+        site = sites[k]
         if site is not None:
+            node.calls = site[0]
             key = (id(site[1]), site[2])
             if key not in where:
                 pos = recorder.position(k)

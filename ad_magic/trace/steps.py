@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ad_magic.engine.ops import chain, fill
+from ad_magic.engine.ops import CONST, chain, fill
 from ad_magic.trace.graph import Graph, Node
 
 
@@ -24,9 +24,10 @@ def num(x: float) -> str:
     return f"{x:.4g}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Step:
-    """One chain-rule application."""
+    """One chain-rule application (a record: a pass makes one per use of the rule, so it
+    is a plain slotted one, cheap to make by the 100,000)."""
 
     mode: str  # "reverse" or "forward"
     node: str  # id of the node whose gradient (reverse) or tangent (forward) this sets
@@ -134,49 +135,43 @@ def reverse_steps(graph: Graph, output: str | None = None) -> list[Step]:
         for node in reversed(graph.nodes)
         if node.id in needed
         for i, pid in enumerate(node.parents)
-        if by_id[pid].kind != "const"
+        if by_id[pid].op is not CONST
     ]
     parts: dict[str, int] = {}
     for _, _, pid in flows:
         parts[pid] = parts.get(pid, 0) + 1
     done: dict[str, int] = {}
     total: dict[str, float] = {out.id: 1.0}
+    append = steps.append
+    args: list[float] = []
+    last = None
     for node, i, pid in flows:
         grad = total.get(node.id, 0.0)
         # A zero gradient passes on zero, even through an infinite local derivative.
         if grad:
-            args = [by_id[p].value for p in node.parents]
+            if node is not last:
+                args, last = [by_id[p].value for p in node.parents], node
             contribution = chain(node.op.partials[i](*args, node.value), grad)
         else:
             contribution = 0.0
-        done[pid] = done.get(pid, 0) + 1
-        total[pid] = total.get(pid, 0.0) + contribution
-        steps.append(
-            Step(
-                "reverse",
-                pid,
-                ((pid, node.id),),
-                contribution,
-                total[pid],
-                done[pid],
-                parts[pid],
-                graph,
-                node.id,
-                i,
-                grad,
-            )
-        )
+        done[pid] = k = done.get(pid, 0) + 1
+        total[pid] = running = total.get(pid, 0.0) + contribution
+        nid = node.id
+        append(Step("reverse", pid, ((pid, nid),), contribution, running, k, parts[pid], graph,
+                    nid, i, grad))  # fmt: skip
     return steps
 
 
 def forward_steps(graph: Graph, seed: str) -> list[Step]:
-    steps = []
+    steps: list[Step] = []
+    append = steps.append
     for node in graph.nodes:
-        if node.kind == "const":
+        if node.op is CONST:
             continue
         tangent = node.tangents.get(seed, 0.0)
-        edges = tuple((p, node.id) for p in node.parents)
-        steps.append(Step("forward", node.id, edges, tangent, tangent, graph=graph, via=seed))
+        nid = node.id
+        edges = tuple([(p, nid) for p in node.parents])
+        append(Step("forward", nid, edges, tangent, tangent, 1, 1, graph, seed))
     return steps
 
 
