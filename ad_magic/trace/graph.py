@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ad_magic.engine.ops import CONST, INPUT, Op
 from ad_magic.engine.value import Value, topological
@@ -107,6 +108,12 @@ class Graph:
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
+
+    @cached_property
+    def edges_into(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Each node's incoming edges (parent id, node id) in argument order: made once
+        and shared by the steps of every pass."""
+        return {n.id: tuple([(p, n.id) for p in n.parents]) for n in self.nodes}
 
     def __len__(self) -> int:
         return len(self.nodes)

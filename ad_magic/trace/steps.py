@@ -143,35 +143,35 @@ def reverse_steps(graph: Graph, output: str | None = None) -> list[Step]:
     done: dict[str, int] = {}
     total: dict[str, float] = {out.id: 1.0}
     append = steps.append
+    into = graph.edges_into
     args: list[float] = []
     last = None
     for node, i, pid in flows:
-        grad = total.get(node.id, 0.0)
+        g = total.get(node.id, 0.0)
         # A zero gradient passes on zero, even through an infinite local derivative.
-        if grad:
+        if g:
             if node is not last:
                 args, last = [by_id[p].value for p in node.parents], node
-            contribution = chain(node.op.partials[i](*args, node.value), grad)
+            contribution = chain(node.op.partials[i](*args, node.value), g)
         else:
             contribution = 0.0
         done[pid] = k = done.get(pid, 0) + 1
         total[pid] = running = total.get(pid, 0.0) + contribution
-        nid = node.id
-        append(Step("reverse", pid, ((pid, nid),), contribution, running, k, parts[pid], graph,
-                    nid, i, grad))  # fmt: skip
+        nid, edge = node.id, into[node.id][i : i + 1]
+        append(Step("reverse", pid, edge, contribution, running, k, parts[pid], graph, nid, i, g))
     return steps
 
 
 def forward_steps(graph: Graph, seed: str) -> list[Step]:
     steps: list[Step] = []
     append = steps.append
+    into = graph.edges_into
     for node in graph.nodes:
         if node.op is CONST:
             continue
         tangent = node.tangents.get(seed, 0.0)
         nid = node.id
-        edges = tuple([(p, nid) for p in node.parents])
-        append(Step("forward", nid, edges, tangent, tangent, 1, 1, graph, seed))
+        append(Step("forward", nid, into[nid], tangent, tangent, 1, 1, graph, seed))
     return steps
 
 
