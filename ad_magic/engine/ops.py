@@ -124,7 +124,7 @@ def _dpow_base(a: Any, b: Any, y: Any) -> Any:
     # own derivative by b (a mixed second partial, 1/a at b = 1, a = 1) is kept.
     # A constant exponent stays a number, so a**(b-1) has no exponent to differentiate.
     if getattr(b, "_fn", None) is CONST:
-        b = b.data
+        b = b.primal
     return b * _power(a, b - 1.0) if (b or a) else 0.0
 
 

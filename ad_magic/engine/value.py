@@ -29,12 +29,17 @@ _new = object.__new__
 
 # Called with every new Value while a %%grad trace records (see trace.py).
 on_create: Callable[[Value], None] | None = None
+# While a trace records: called with a Value and its number on each `.data` read from
+# outside the engine, giving what the read returns; and with each new leaf and the
+# number it was made from (see trace/reads.py: a leaf made from a read cuts the graph).
+on_read: Callable[[Value, float], float] | None = None
+on_leaf: Callable[[Value, object], None] | None = None
 
 
 def _node(data: float, op: Op, a: Value | None = None, b: Value | None = None) -> Value:
     """A new graph node with parents a and b: the fast path every operation goes through."""
     v = _new(Value)
-    v.data = data
+    v._data = data
     v.grad = 0.0
     v.label = ""
     v._a = a
@@ -65,11 +70,11 @@ class Value(Scalar):
     Comparisons compare `data` and return bool, so `if`/`while` work.
     """
 
-    __slots__ = ("__weakref__", "_a", "_b", "_fn", "data", "grad", "label")
+    __slots__ = ("__weakref__", "_a", "_b", "_data", "_fn", "grad", "label")
     mode: ClassVar[str] = "reverse"
     primal_name: ClassVar[str] = "data"
 
-    data: float
+    _data: float  # the number; `data` reads it (the engine reads the slot directly)
     grad: Any  # a float; a Value after backward(create_graph=True)
     label: str
     _a: Value | None  # the first parent, if any
@@ -77,13 +82,32 @@ class Value(Scalar):
     _fn: Op
 
     def __init__(self, data: float, label: str = "") -> None:
-        self.data = to_float(data, "Value")
+        self._data = to_float(data, "Value")
         self.grad = 0.0
         self.label = label
         self._a = self._b = None
         self._fn = INPUT
         if on_create is not None:
             on_create(self)
+        if on_leaf is not None:
+            on_leaf(self, data)
+
+    @property
+    def data(self) -> float:
+        """The number, as in micrograd (while a %%grad trace records, a float that
+        remembers where it was read: see trace/reads.py)."""
+        if on_read is None:
+            return self._data
+        return on_read(self, self._data)
+
+    @data.setter
+    def data(self, x: float) -> None:
+        # A number read while tracing (a float subclass) is stored as the plain float.
+        self._data = float(x) if x.__class__ is not float and isinstance(x, float) else x
+
+    @property
+    def primal(self) -> float:
+        return self._data
 
     @property
     def _prev(self) -> tuple[Value, ...]:
@@ -140,7 +164,7 @@ class Value(Scalar):
 
     def __repr__(self) -> str:
         name = f", label={self.label!r}" if self.label else ""
-        return f"Value(data={self.data!r}, grad={self.grad!r}{name})"
+        return f"Value(data={self._data!r}, grad={self.grad!r}{name})"
 
     if TYPE_CHECKING:  # made from the primitive table by install() below
 
@@ -181,11 +205,11 @@ def propagate(order: list[Value]) -> None:
         if a is None or g == 0.0:
             continue
         # Chain rule: each parent p gains d(v)/d(p) * d(out)/d(v) (zero wins, see chain).
-        op, y, b = v._fn, v.data, v._b
+        op, y, b = v._fn, v._data, v._b
         if b is None:
-            a.grad += chain(op.partials[0](a.data, y), g)
+            a.grad += chain(op.partials[0](a._data, y), g)
         else:
-            x, z = a.data, b.data
+            x, z = a._data, b._data
             if a._fn is not CONST:
                 a.grad += chain(op.partials[0](x, z, y), g)
             if b._fn is not CONST:
@@ -256,14 +280,14 @@ def apply(op: Op, args: Sequence[object]) -> Value:
     prev = tuple(lift(a) for a in args)
     if NotImplemented in prev:
         raise TypeError(f"{op.name}() got an argument that is neither a number nor a Value")
-    return _node(op.fn(*(p.data for p in prev)), op, *prev)
+    return _node(op.fn(*(p._data for p in prev)), op, *prev)
 
 
 def _unary(op: Op) -> Callable[[Value], Value]:
     fn = op.fn
 
     def method(self: Value) -> Value:
-        return _node(fn(self.data), op, self)
+        return _node(fn(self._data), op, self)
 
     return method
 
@@ -275,13 +299,13 @@ def _binary(op: Op) -> tuple[Callable[[Value, object], Value], Callable[[Value, 
         b = lift(other)
         if b is NotImplemented:
             return NotImplemented
-        return _node(fn(self.data, b.data), op, self, b)
+        return _node(fn(self._data, b._data), op, self, b)
 
     def reflected(self: Value, other: object) -> Value:
         a = lift(other)
         if a is NotImplemented:
             return NotImplemented
-        return _node(fn(a.data, self.data), op, a, self)
+        return _node(fn(a._data, self._data), op, a, self)
 
     return method, reflected
 

@@ -1,7 +1,8 @@
 """Recording where each node of a traced cell comes from.
 
 While a cell runs under `%%grad`, every new Value reports to a `Recorder`
-(and so does every comparison on one, `a < b` or `if a:`), which notes its
+(and so does every comparison on one, `a < b` or `if a:`, and every `.data`
+read, see reads.py), which notes its
 creation order, the cell position of the code that made it (line and
 columns of the sub-expression, from Python 3.11's code positions) and the
 user-function calls it was made in (`MLP.__call__#0`, ...). Frames of
@@ -21,8 +22,9 @@ from typing import Any
 import IPython
 import numpy
 
-from ad_magic.engine.ops import INPUT
+from ad_magic.engine.ops import CONST, INPUT
 from ad_magic.engine.value import Value
+from ad_magic.trace.reads import Read, read
 
 Position = tuple[int, int, int, int] | None  # line, end_line, col, end_col (cell-relative)
 Site = tuple[tuple[str, ...], CodeType, int] | None  # calls, cell code, instruction offset
@@ -64,6 +66,10 @@ class Recorder:
         self.comparisons: list[tuple[str, Value, Any, bool, Site]] = []
         # id(leaf) -> (leaf, its .data when an operation last read it)
         self.leaf_data: dict[int, tuple[Value, float]] = {}
+        # Numbers the cell read out of Values (.data), and the leaves made from one:
+        # (new leaf, the Value read, site), where the graph is cut.
+        self.read_numbers: dict[float, Value] = {}
+        self.cuts: list[tuple[Value, Value, Site]] = []
         # Keyed by id(code): hashing a code object hashes all its bytes.
         self._library: dict[int, bool] = {id(c): False for c in self.cell_codes}
         self._code_positions: dict[int, list[Position]] = {}
@@ -80,9 +86,26 @@ class Recorder:
         a, b = obj._a, obj._b
         if a is not None:
             if a._fn is INPUT:
-                self.leaf_data[id(a)] = (a, a.data)
+                self.leaf_data[id(a)] = (a, a._data)
             if b is not None and b._fn is INPUT:
-                self.leaf_data[id(b)] = (b, b.data)
+                self.leaf_data[id(b)] = (b, b._data)
+
+    def read(self, v: Value, x: float) -> float:
+        """v.data as the cell reads it: a float that remembers v (see reads.py)."""
+        if x.__class__ is not float:
+            return x
+        if not x.is_integer():  # a whole number could as well be a count
+            self.read_numbers[x] = v
+        return read(v, x)
+
+    def leaf(self, v: Value, made_from: object) -> None:
+        """A new leaf: made from a number read out of a traced Value, it cuts the graph."""
+        if made_from.__class__ is Read:
+            origin: Value | None = made_from.node
+        else:
+            origin = self.read_numbers.get(v._data)
+        if origin is not None and origin is not v and origin._fn is not CONST:
+            self.cuts.append((v, origin, self._site(sys._getframe(1))))
 
     def compare(self, symbol: str, left: Any, right: Any, outcome: bool) -> None:
         """A comparison the cell made on a traced value (`a < b`, `if a:`), with its site."""

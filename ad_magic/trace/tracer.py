@@ -166,12 +166,13 @@ class Tracer:
             else Recorder(self.code.codes)
         )
         # A trace running this one (a nested %%grad) records on afterwards.
-        outer = value.on_create, scalar.on_compare
+        outer = value.on_create, scalar.on_compare, value.on_read, value.on_leaf
         value.on_create, scalar.on_compare = recorder, recorder.compare
+        value.on_read, value.on_leaf = recorder.read, recorder.leaf
         try:
             last = self.run(self.namespace, bindings)
         finally:
-            value.on_create, scalar.on_compare = outer
+            value.on_create, scalar.on_compare, value.on_read, value.on_leaf = outer
             recorder.release()
         own = {id(v) for _, v in leaves}
         if self.bare and not recorder.made:
@@ -218,6 +219,7 @@ class Tracer:
         ]
         kept = [(k, v) for k, v in leaves if k.partition("[")[0] not in bindings.rebound]
         notes += unused_notes(graph, values, kept)  # (a rebound input is said above)
+        notes += cut_notes(recorder, ids, graph, bindings)
         notes += [self.output_note] if self.output_note else []
         result = GradResult(self, graph, input_ids, notes)
         program = Program.record(graph, values, recorder.comparisons, recorder.where, leaves)
@@ -271,3 +273,24 @@ def _ids_of(inp: Input, by_label: dict[str, str | None]) -> Any:
     for label, idx in inp.scalars():
         ids[idx] = by_label[label]
     return ids
+
+
+def cut_notes(
+    recorder: Recorder, ids: dict[int, str], graph: Graph, bindings: Bindings
+) -> list[str]:
+    """A note per line that made a leaf the output depends on from a number read out
+    of a traced Value (`Value(x.data * 2)`): the derivative through it is lost."""
+    notes: dict[str, None] = {}
+    for leaf, origin, site in recorder.cuts:
+        if id(leaf) not in ids:
+            continue  # the output does not depend on it
+        node = graph.by_id.get(ids.get(id(origin), ""))
+        name = (node.name if node else "") or origin.label or bindings.names.get(id(origin), "")
+        pos = recorder.where(site)
+        where = f"line {pos[0]}" if pos else "the cell"
+        what = f"{name}.data" if name else "the .data of a traced value"
+        notes[
+            f"{where} makes a new Value from {what}: the graph is cut there, "
+            "derivatives through it are 0"
+        ] = None
+    return list(notes)
