@@ -91,13 +91,13 @@ EXPECTED = {
         "N = 10,000,000: 20,000,000 evaluations per gradient step",
         "J is 1 × 113: reverse 1 pass (341 steps) ",
         "forward 113 passes (38,533 steps) ",
-        "finite differences 226 runs of the cell ",
-        "reverse mode: 1 pass, central differences: 226 runs",
-        "N =  300: central differences  600 runs",
+        "finite differences 226 evaluations of the recorded program ",
+        "reverse mode: 1 pass, central differences: 226 evaluations",
+        "N =  300: central differences  600 evaluations",
         "J is 8 × 1: reverse 8 passes (24 steps), forward 1 pass (17 steps), "
-        "finite differences 2 runs of the cell",
+        "finite differences 2 evaluations of the recorded program",
         "J is 1 × 8: reverse 1 pass (31 steps), forward 8 passes (184 steps), "
-        "finite differences 16 runs of the cell",
+        "finite differences 16 evaluations of the recorded program",
         "reverse mode, output v: 4 steps fill row v",
         "dv/dt = 1.529684 = r cos t",
     ],

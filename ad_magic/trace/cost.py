@@ -50,7 +50,7 @@ class Cost:
 
     def line(self) -> str:
         """E.g. 'J is 1 × 113: reverse 1 pass (997 steps), forward 113 passes
-        (112,661 steps), finite differences 226 runs of the cell'."""
+        (112,661 steps), finite differences 226 evaluations of the recorded program'."""
         t = {m: f" {seconds(self.times[m])}" if m in self.times else "" for m in METHODS}
         return (
             f"J is {self.outputs} × {self.inputs}: "
@@ -58,7 +58,8 @@ class Cost:
             f"({plural(self.reverse_steps, 'step')}){t['reverse']}, "
             f"forward {plural(self.forward_passes, 'pass', 'passes')} "
             f"({plural(self.forward_steps, 'step')}){t['forward']}, "
-            f"finite differences {plural(self.runs, 'run')} of the cell{t['numeric']}"
+            f"finite differences {plural(self.runs, 'evaluation')} of the recorded program"
+            f"{t['numeric']}"
         )
 
     def ratio(self, method: str = "numeric", against: str = "reverse") -> float:

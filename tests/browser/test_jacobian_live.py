@@ -63,7 +63,9 @@ def test_jacobian_fills_as_passes_end(
     pick = panel.get_by_label("Pass")
     cost = panel.locator(".ad-j-cost")
     expect(cost).to_contain_text("reverse2 passes, one per output")
-    expect(cost).to_contain_text("finite differences4 runs of the cell, two per input")
+    expect(cost).to_contain_text(
+        "finite differences4 evaluations of the recorded program, two per input"
+    )
 
     # Not stepping: every pass has run, all of J shows.
     filled(panel, *J)

@@ -33,7 +33,7 @@ def test_the_line_reads_as_the_chapter_says_it():
     assert cost.line() == (
         f"J is 1 × 113: reverse 1 pass ({cost.reverse_steps:,} steps), "
         f"forward 113 passes ({cost.forward_steps:,} steps), "
-        "finite differences 226 runs of the cell"
+        "finite differences 226 evaluations of the recorded program"
     )
     assert cost.forward_steps > 10_000  # thousands separated in the line
     assert f"{cost.forward_steps:,}" in cost.line()
