@@ -52,7 +52,7 @@ class SecondPanel(ipywidgets.VBox):
         self._fill()
         self.matrix.on_msg(self._on_msg)
         if first is not None:  # a live input re-traces the first widget: follow it
-            first.observe(self._retraced, names=["records"])
+            first.observe(self._retraced, names=["records", "numbers"])
         super().__init__([self.matrix, self.graph])
         self.add_class("ad-second-panel")
 

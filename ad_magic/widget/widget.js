@@ -13,6 +13,7 @@
 // ←/→/Home/End step when the focus is not in a text box.
 
 const SPEEDS = { "0.5x": 1600, "1x": 800, "2x": 400, "4x": 200 };
+const FIRST_VIEW = 30; // boxes a grouped graph's first view has at most (render.config.boxes)
 
 // Lumino (JupyterLab, Notebook 7) runs no keyboard shortcut whose event starts at an
 // element marked like this: every focusable part of the widget is.
@@ -242,7 +243,23 @@ function render({ model, el }) {
     const ok = page.key === stepsKey() && k >= page.start && k < page.start + page.steps.length;
     return ok ? page : archived(model, stepsKey());
   };
-  const records = () => model.get("records");
+  // The node records, with the numbers of the latest re-trace of the same shape
+  // (`numbers`: {id: [value, grad, flagged, tangent per seed...]}) laid over them.
+  let merged = null;
+  const records = () => {
+    if (merged) return merged;
+    const numbers = model.get("numbers") || {};
+    const seeds = model.get("seeds");
+    merged = model.get("records").map((r) => {
+      const n = numbers[r.id];
+      if (!n) return r;
+      const tangents = {};
+      seeds.forEach((s, i) => { if (n[3 + i] !== "") tangents[s] = n[3 + i]; });
+      return { ...r, value: n[0], grad: n[1], flagged: n[2], tangents };
+    });
+    return merged;
+  };
+  for (const name of ["records", "numbers", "seeds"]) model.on(`change:${name}`, () => { merged = null; });
   const quizOpen = () => { const q = model.get("quiz"); return Boolean(q && q.total !== undefined && !q.done); };
 
   function setMode(m) {
@@ -295,6 +312,9 @@ function render({ model, el }) {
     return map;
   }
   let nodesById = new Map(), edgesByPair = new Map();
+  // Groups opened or closed from here: the new layout is fitted (see place).
+  let regrouped = false;
+  function regroup(message) { regrouped = true; model.send(message); }
 
   function drawSvg() {
     // A new layout replaces the boxes: keep the keyboard focus on the same one (or the graph).
@@ -316,7 +336,7 @@ function render({ model, el }) {
     }
     for (const [id, g] of nodesById) {
       const act = () => {
-        if (id.startsWith("g")) model.send({ type: "toggle", group: id });
+        if (id.startsWith("g")) regroup({ type: "toggle", group: id });
         else { model.set("selected", id); model.save_changes(); }
       };
       g.setAttribute("tabindex", "0");
@@ -331,14 +351,25 @@ function render({ model, el }) {
     zoom = 1; panX = panY = 0;
     applyZoom();
     restyle();
+    // Until the restyle queued by this message's other changes (before or after it) has run.
+    drawn = true;
+    queueMicrotask(() => queueMicrotask(() => { drawn = false; }));
     place();
+    regrouped = false;
     if (refocus !== null) (nodesById.get(refocus) || viewport).focus({ preventScroll: true });
   }
 
-  // A new layout's first view: the searched node, else the current step's, else the output.
+  // A new layout's first view. A view larger than the viewport is fitted, so all of it is
+  // on screen at once, when it has more boxes than a first view (a 48-node formula drawn
+  // whole) or a group was just opened or closed here. Otherwise (and for a searched node)
+  // it is shown at one pixel per point, with the searched node, the current step's node
+  // or the output in view.
   function place() {
-    const found = model.get("found");
-    const target = nodesById.get(found.box) || canvas.querySelector("g.node.ad-current") || canvas.querySelector("g.node.output");
+    const found = nodesById.get(model.get("found").box);
+    const vw = viewport.clientWidth, vh = viewport.clientHeight;
+    const many = nodesById.size > FIRST_VIEW || regrouped;
+    if (!found && vw && many && (size.w > vw || size.h > vh)) { fit(); return; }
+    const target = found || canvas.querySelector("g.node.ad-current") || canvas.querySelector("g.node.output");
     if (target) showNode(target);
   }
 
@@ -430,7 +461,9 @@ function render({ model, el }) {
     narration.textContent = told;
     const heard = told ? `${label}: ${told}` : label;
     if (announce.textContent !== heard) announce.textContent = heard;
-    for (const [id, g] of nodesById) g.setAttribute("aria-label", spoken(g, byId.get(id), id));
+    // Read every name first, then write them: one style computation, not one per node.
+    const names = [...nodesById].map(([id, g]) => [g, spoken(g, byId.get(id), id)]);
+    for (const [g, name] of names) g.setAttribute("aria-label", name);
     for (const c of [first, prev, next, last, play, slider, reverse, forward]) c.disabled = quizOpen() || (c === forward && !seeds.length);
     for (const [id, g] of nodesById) g.classList.toggle("ad-flagged", Boolean((byId.get(id) || {}).flagged));
     drawQuiz(quiz);
@@ -603,7 +636,24 @@ function render({ model, el }) {
     applyZoom();
   }
   let followStep = false; // pan to the current node when the step changes, not on every restyle
-  model.on("change:step", () => { followStep = true; restyle(); followStep = false; });
+  // One restyle for all the changes one message brings (a re-trace changes several traits).
+  // (A message's traits are all set before their change events run, so the restyle that
+  // drawing a new SVG does sees all of them: `drawn` then skips the queued one.)
+  let queued = false, follow = false, drawn = false;
+  function schedule(pan = false) {
+    follow = follow || pan;
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => {
+      queued = false;
+      if (drawn) { drawn = follow = false; return; } // a new layout was restyled already
+      followStep = follow;
+      follow = false;
+      restyle();
+      followStep = false;
+    });
+  }
+  model.on("change:step", () => schedule(true));
   // The layout wraps long rows to the widget's width: tell the kernel what it is
   // (it lays out again only for a change that matters).
   let sentWidth = 0;
@@ -648,10 +698,10 @@ function render({ model, el }) {
   function drawGroups() {
     const open = model.get("expanded");
     groups.replaceChildren(...(open.length ? [h("span", {}, "Open groups: ")] : []),
-      ...open.map((g) => button(`Close ${g.title}`, `✕ ${g.title}`, () => model.send({ type: "toggle", group: g.id }))));
+      ...open.map((g) => button(`Close ${g.title}`, `✕ ${g.title}`, () => regroup({ type: "toggle", group: g.id }))));
     // The breadcrumb: the first view, then the open groups down to the last one opened.
     const trail = model.get("trail");
-    const up = (id) => model.send({ type: "up", group: id });
+    const up = (id) => (id ? regroup : model.send.bind(model))({ type: "up", group: id }); // Top: the first view as it came
     const items = [h("button", { type: "button", class: "ad-crumb", "aria-label": "Back to the first view", onclick: () => up("") }, "Top")];
     trail.forEach((g, i) => {
       items.push(h("span", { "aria-hidden": "true" }, " › "));
@@ -678,9 +728,9 @@ function render({ model, el }) {
 
   model.on("change:svg", drawSvg);
   model.on("change:edge_labels", drawEdgeLabels);
-  model.on("change:quiz", () => { answerBox.value = ""; restyle(); });
-  for (const name of ["records", "counts", "page", "mode", "seed", "selected", "seeds", "source"]) {
-    model.on(`change:${name}`, restyle);
+  model.on("change:quiz", () => { answerBox.value = ""; schedule(); });
+  for (const name of ["records", "numbers", "counts", "page", "mode", "seed", "selected", "seeds", "source"]) {
+    model.on(`change:${name}`, () => schedule());
   }
   model.on("change:inputs", drawInputs);
   model.on("change:expanded", drawGroups);

@@ -9,9 +9,12 @@ with the running totals at the page's start, so a 30,000-node graph costs no
 more per step than a small one; a new page is sent only when a step leaves
 the current one. Editing an input runs the cell once with the new value, in
 the notebook's namespace as re-executing the cell would, and updates values,
-gradients and steps, keeping the SVG when the graph's shape is unchanged. Clicking a collapsed
-group opens it (a new layout, by necessity); the pass is stepped at the level
-of what is drawn: a collapsed group's part of it is one step.
+gradients and steps, keeping the SVG when the graph's shape is unchanged (and
+the node records: only their numbers travel, in `numbers`). Clicking a
+collapsed group opens it (a new layout, by necessity); the pass is stepped at
+the level of what is drawn: a collapsed group's part of it is one step
+(`levels.Passes`). What one message from the browser changes travels back as
+one message.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from ad_magic.render.dot import boxes, drawn_edges
 from ad_magic.render.groups import Group, View
 from ad_magic.trace.cost import plural
 from ad_magic.trace.result import GradResult
-from ad_magic.trace.steps import GroupStep, Step, at_level, num
+from ad_magic.trace.steps import GroupStep, Step, num
 from ad_magic.widget.jacobian import jacobian_state
+from ad_magic.widget.levels import Passes
 
 HERE = Path(__file__).parent
 PAGE = 500  # steps sent to the browser at a time
@@ -54,6 +58,10 @@ class GradWidget(anywidget.AnyWidget):
 
     svg = t.Unicode("").tag(sync=True)
     records: t.List[dict[str, Any]] = t.List().tag(sync=True)  # drawn and named nodes
+    # A re-trace of the same shape (a live input) or another output's pass: the records'
+    # new numbers only, {id: [value, grad, flagged, tangent per seed...]}; {} when the
+    # records themselves are new.
+    numbers = t.Dict().tag(sync=True)
     counts = t.Dict().tag(sync=True)  # "reverse" or "forward:<seed>" -> number of steps
     page = t.Dict().tag(sync=True)  # the steps around the current one: see _page()
     mode = t.Unicode("reverse").tag(sync=True)
@@ -88,6 +96,8 @@ class GradWidget(anywidget.AnyWidget):
         self.focus = ""  # the group the breadcrumb leads to
         self._flat: dict[str, list[Step]] = {}  # each pass's steps, one per chain-rule use
         self._steps: dict[str, list[Step | GroupStep]] = {}  # the same at the drawn level
+        self._passes: Passes | None = None  # _flat as arrays, for _steps at each view
+        self._spans: dict[int, slice] = {}  # each GroupStep's part of its flat pass
         self._load(result, layout=True)
         self.seed = result.seed if result.seed in result.seeds else (result.seeds or [""])[0]
         self.mode = result.mode if result.seeds else "reverse"
@@ -104,10 +114,17 @@ class GradWidget(anywidget.AnyWidget):
         if self.out not in result.outputs:
             self.out = result.outputs[0]
         self._flat = {"reverse": self._reverse(result)}
-        self.jacobian = jacobian_state(result)
+        self._passes = None
+        of = f"{id(result)}:{concealment(result).grads}"  # J stays while groups open and close
+        if self.jacobian.get("of") != of:
+            self.jacobian = {**jacobian_state(result), "of": of}
         for seed in result.seeds:
             self._flat[f"forward:{seed}"] = result.steps("forward", seed)
-        self._draw(layout)
+        graph = result.graph
+        same = not layout and all(
+            r["id"] in graph.by_id and graph[r["id"]].shown == r["name"] for r in self.records
+        )
+        self._draw(layout, numbers_only=same)
         self.seeds = result.seeds
         tracer = result.tracer
         self.source = tracer.code.source.rstrip("\n") if tracer else ""
@@ -121,8 +138,11 @@ class GradWidget(anywidget.AnyWidget):
         self.output = result.output
         self._restep(keep_step)
 
-    def _draw(self, layout: bool) -> None:
-        """What the view shows: the SVG (if `layout`), open groups, table records, steps."""
+    def _draw(self, layout: bool, numbers_only: bool = False) -> None:
+        """What the view shows: the SVG (if `layout`), open groups, table records, steps.
+
+        With `numbers_only` (a re-trace of the same shape) the records keep their names
+        and places and only their numbers travel (`numbers`)."""
         result = self.result
         hide = concealment(result)
         self.hidden = hide.grads
@@ -132,22 +152,68 @@ class GradWidget(anywidget.AnyWidget):
         # A live input keeps the layout; the labels follow the numbers.
         labels = edge_labels(result.graph, self.view)
         self.edge_labels = dict.fromkeys(labels, HIDDEN) if hide.grads else labels
-        self._unit = dict(zip((n.id for n in result.graph), self.view.unit_of(), strict=True))
-        groups = self.view.groups
-        self.expanded = [
-            {"id": g, "title": groups[g].label} for g in sorted(self.view.expanded, key=_order)
-        ]
-        self.trail = [{"id": g.id, "title": g.label} for g in self._trail()]
-        drawn = [n for n in result.graph if self._unit[n.id] == n.id]
-        named = [n for n in result.graph if n.name and self._unit[n.id] != n.id]
-        self.records = [_record(n, self._unit[n.id], hide) for n in (drawn + named)[:TABLE]]
+        unit_of = self.view.unit_of()
+        self._unit = dict(zip((n.id for n in result.graph), unit_of, strict=True))
+        if numbers_only:
+            self._send_numbers()
+        else:
+            groups = self.view.groups
+            self.expanded = [
+                {"id": g, "title": groups[g].label} for g in sorted(self.view.expanded, key=_order)
+            ]
+            self.trail = [{"id": g.id, "title": g.label} for g in self._trail()]
+            nodes = result.graph.nodes
+            drawn = [n for n, u in zip(nodes, unit_of, strict=True) if u == n.id]
+            named = [n for n, u in zip(nodes, unit_of, strict=True) if n.name and u != n.id]
+            grads = self._grads()
+            self.numbers = {}
+            self.records = [
+                _record(n, self._unit[n.id], hide, grads) for n in (drawn + named)[:TABLE]
+            ]
         self._level()
+
+    def _grads(self) -> dict[str, float] | None:
+        """The chosen output's gradients of a vector output (None: the graph's own)."""
+        if not self.result.vector or self.out == self.result.outputs[0]:
+            return None
+        return self.result.adjoints(self.out)
+
+    def _send_numbers(self) -> None:
+        """The records' numbers from the current result, keyed by node id."""
+        graph, hide, grads = self.result.graph, concealment(self.result), self._grads()
+        seeds = self.result.seeds
+        numbers = {}
+        for r in self.records:
+            node = graph[r["id"]]
+            grad = node.grad if grads is None else grads[node.id]
+            numbers[node.id] = [
+                hide.value(node.name, num(node.value)),
+                hide.grad(num(grad)),
+                node.flagged,
+                *(hide.grad(num(node.tangents[s])) if s in node.tangents else "" for s in seeds),
+            ]
+        self.numbers = numbers
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The node table as the browser shows it: the records with their latest numbers."""
+        seeds = self.result.seeds
+        out = []
+        for r in self.records:
+            if r["id"] not in self.numbers:
+                out.append(r)
+                continue
+            value, grad, flagged, *tangents = self.numbers[r["id"]]
+            tangent = {s: t for s, t in zip(seeds, tangents, strict=True) if t != ""}
+            out.append({**r, "value": value, "grad": grad, "flagged": flagged,
+                        "tangents": tangent})  # fmt: skip
+        return out
 
     def _level(self) -> None:
         """Each pass at the level of the drawn boxes: a collapsed group's steps are one."""
-        level = self.view.level()
         self._named = {name: box for box, name in self.view.names().items()}
-        self._steps = {key: at_level(flat, level) for key, flat in self._flat.items()}
+        if self._passes is None:
+            self._passes = Passes(self.result.graph, self._flat)
+        self._steps, self._spans = self._passes.at(self.view)
         self.counts = {key: len(steps) for key, steps in self._steps.items()}
         self._archive()
 
@@ -165,10 +231,14 @@ class GradWidget(anywidget.AnyWidget):
         """Another output's backward pass (a vector output): its steps, from its end."""
         if self.out not in self.result.outputs:
             return
+        with self.hold_sync():
+            self._show_output()
+
+    def _show_output(self) -> None:
         self._flat["reverse"] = self._reverse(self.result)
+        self._passes = None
         self._level()  # counts, and a small graph's passes whole (the archive): this one too
-        grads, hide = self.result.adjoints(self.out), concealment(self.result)
-        self.records = [{**r, "grad": hide.grad(num(grads[r["id"]]))} for r in self.records]
+        self._send_numbers()
         self.page = {}
         self.step = -1
         self._turn_page()
@@ -185,7 +255,11 @@ class GradWidget(anywidget.AnyWidget):
         start = max(0, k) // PAGE * PAGE
         if self.page.get("key") == key and self.page.get("start") == start:
             return
-        self.page = self._page(key, start)
+        whole = self.archive.get(key)  # the whole pass is here already: its first page
+        if whole is not None and start == 0:
+            self.page = {"key": key, "start": 0, "steps": whole[:PAGE], "done": {}}
+        else:
+            self.page = self._page(key, start)
 
     def _archive(self) -> None:
         quiz = self.result.quiz  # an open quiz sends the answered steps only, page by page
@@ -223,6 +297,8 @@ class GradWidget(anywidget.AnyWidget):
         if quiz is not None and quiz.current is not None:  # what the student has not answered
             steps = steps[: self._at_level(key, quiz.current.index)]  # stays here
         shown = {r["id"] for r in self.records}
+        whole = self._flat.get(key, [])
+        marks = self._passes.mask(shown) if self._passes else None
         done = {}
         for before in steps[:start]:
             for one in before.steps if isinstance(before, GroupStep) else (before,):
@@ -233,11 +309,15 @@ class GradWidget(anywidget.AnyWidget):
         for s in steps[start : start + size]:
             flat = s.crossing if isinstance(s, GroupStep) else (s,)  # the rest stay in one box
             edges = {(unit[p], unit[c]) for f in flat for p, c in f.edges if unit[p] != unit[c]}
-            more = (
-                [[i.node, total(i)] for i in s.steps if i.node in shown]
-                if isinstance(s, GroupStep)
-                else []
-            )
+            more = []
+            if isinstance(s, GroupStep):  # the table's nodes among its steps
+                span = self._spans.get(id(s))
+                inner = (
+                    [whole[i] for i in self._passes.members(key, span, marks)]
+                    if span is not None and self._passes is not None and marks is not None
+                    else [i for i in s.steps if i.node in shown]
+                )
+                more = [[i.node, total(i)] for i in inner]
             box = self._named[s.group] if isinstance(s, GroupStep) else unit[s.node]
             page.append([s.node, box, sorted(map(list, edges)), equation(s), total(s), more])
         return {"key": key, "start": start, "steps": page, "done": done}
@@ -253,6 +333,10 @@ class GradWidget(anywidget.AnyWidget):
 
     # -- messages from the browser --------------------------------------------
     def _on_msg(self, widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
+        with self.hold_sync():  # what a message changes travels back as one message
+            self._handle(content)
+
+    def _handle(self, content: dict[str, Any]) -> None:
         kind = content.get("type")
         if kind == "input":
             self.set_input(str(content["name"]), float(content["value"]))
@@ -315,7 +399,8 @@ class GradWidget(anywidget.AnyWidget):
         same = shape(result) == shape(old)
         if not same:
             self.view = render.view_of(result.graph)
-        self._load(result, layout=not same, keep_step=same)  # the same pass: stay on its step
+        with self.hold_sync():  # one message to the browser
+            self._load(result, layout=not same, keep_step=same)  # the same pass: its step
 
     def close(self) -> None:
         """Close the widget and its layout in the kernel, and let go of the result."""
@@ -334,7 +419,7 @@ class GradWidget(anywidget.AnyWidget):
         # A widget is a reference cycle (traitlets' observers are its bound methods), freed
         # only by the collector: let go of the result, its graph and its steps here, so
         # they are freed by reference counting at once.
-        self._steps, self._flat = {}, {}
+        self._steps, self._flat, self._passes, self._spans = {}, {}, None, {}
         del self.result, self.view
 
     def toggle(self, group_id: str) -> None:
@@ -348,6 +433,7 @@ class GradWidget(anywidget.AnyWidget):
         else:
             self.view.expand(group_id)
             self.focus = group_id
+        self.found = {}  # the last search is done with: the new view is not placed around it
         self._relayout()
 
     def up(self, group_id: str) -> None:
@@ -365,6 +451,7 @@ class GradWidget(anywidget.AnyWidget):
                 if g != group_id and self.view.graph.nodes[group.first].id in members:
                     self.view.collapse(g)
             self.focus = group_id
+        self.found = {}
         self._relayout()
 
     def find(self, query: str) -> str | None:
@@ -438,7 +525,10 @@ def _order(group_id: str) -> tuple[int, int]:
     return int(depth), int(first or 0)
 
 
-def _record(node: Any, unit: str, hide: Concealment) -> dict[str, Any]:
+def _record(
+    node: Any, unit: str, hide: Concealment, grads: dict[str, float] | None = None
+) -> dict[str, Any]:
+    grad = node.grad if grads is None else grads[node.id]
     return {
         "id": node.id,
         "name": node.shown,
@@ -446,7 +536,7 @@ def _record(node: Any, unit: str, hide: Concealment) -> dict[str, Any]:
         "op": node.op.name,
         "kind": node.kind,
         "value": hide.value(node.name, num(node.value)),
-        "grad": hide.grad(num(node.grad)),
+        "grad": hide.grad(num(grad)),
         "tangents": {s: hide.grad(num(v)) for s, v in node.tangents.items()},
         "flagged": node.flagged,
         "line": node.line,

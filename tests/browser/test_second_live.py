@@ -12,6 +12,7 @@ import json
 
 from jupyter_harness import JupyterServer, NotebookPage, _write_json
 from playwright.sync_api import Locator, expect
+from test_widget_navigation import wait_fitted
 
 SMALL = "%%grad x=1.5 w=0.5 --order 2\ny = sin(x**2 * w + 1)"
 # The kernel's numbers: the Hessian as the panel shows it, and the node of each gradient.
@@ -131,6 +132,8 @@ def test_hessian_panel_dark_and_grouped(jupyter_server: JupyterServer, lab: Note
     groups.first.focus()
     groups.first.press("Enter")
     expect(groups).not_to_have_count(before, timeout=30_000)
+    wait_fitted(graph)  # the opened view fitted, not only its bottom in view
+    shoot(lab, "second_network_open_dark", lab.output(2))
     titles = " ".join(graph.locator("svg g.node text").all_text_contents())
     assert "grad(" in titles and " += " in titles
     matrix.locator("td").nth(10).click()  # H[1, 1]: W[0,1]'s column

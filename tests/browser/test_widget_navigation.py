@@ -65,6 +65,19 @@ def inside_viewport(w: Locator, selector: str) -> bool:
     )
 
 
+def wait_fitted(w: Locator) -> None:
+    """Wait until the whole graph (its <svg>) lies inside the viewport."""
+    w.page.wait_for_function(
+        """el => {
+            const v = el.querySelector('.ad-viewport').getBoundingClientRect();
+            const r = el.querySelector('svg')?.getBoundingClientRect();
+            return r && r.width > 0 && r.left >= v.left - 1 && r.right <= v.right + 1
+                && r.top >= v.top - 1 && r.bottom <= v.bottom + 1;
+        }""",
+        arg=w.element_handle(),
+    )
+
+
 def smallest_box_text(w: Locator) -> float:
     """The smallest rendered font size, in CSS pixels, of the text in the graph's boxes."""
     return float(
@@ -289,7 +302,8 @@ def test_mlp_step_first_view_navigation_and_levels(
     expect(w.get_by_role("button", name=f"Close {title}", exact=True)).to_be_visible()
     expect(w.locator(".ad-counter")).not_to_have_text(re.compile(rf"\b{top}( steps)?$"))
     assert level_count(w) > top
-    assert inside_viewport(w, "svg g.node.output") or True  # the view may now be larger
+    wait_fitted(w)  # the opened view is fitted: all of it on screen, the output included
+    assert inside_viewport(w, "svg g.node.output")
     lab.screenshot("nav_lab_mlp_open", w)
 
     # Search by id: the node's groups open, it is selected and panned into view.
@@ -370,9 +384,15 @@ def test_formula_dark_theme_contrast_selection_and_table(
     expect(w.locator("svg g.node")).to_have_count(48)  # not grouped
     expect(w.locator("svg g.node.group")).to_have_count(0)
     expect(w.locator(".ad-crumbs")).to_be_hidden()
-    assert inside_viewport(w, "svg g.node.output")
-    assert round(smallest_box_text(w), 2) >= 12
+    # More boxes than a first view and larger than the viewport: it opens fitted, the whole
+    # formula on screen (zoom in to read it at the notebook's size).
+    wait_fitted(w)
+    assert len(in_view(w)) == 48
+    text = smallest_box_text(w)
+    record_timing("navigation[lab] formula", "first_view_text", text, "px")
     lab.screenshot("nav_lab_formula_dark_wide", w)
+    w.get_by_role("button", name="Zoom in", exact=True).click()
+    assert smallest_box_text(w) > 1.2 * text
 
     # Current, selected, and both on one node: three different looks.
     w.get_by_role("button", name="First step", exact=True).click()

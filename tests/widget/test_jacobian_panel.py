@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from support import traced
 
+from ad_magic.widget import widget
 from ad_magic.widget.jacobian import COLS, jacobian_state
 from ad_magic.widget.widget import GradWidget
 
@@ -24,7 +27,7 @@ def test_state_of_a_vector_output(shell):
     assert methods == ["reverse", "forward", "finite differences"]
     assert state["cost"][0][1] == "2 passes, one per output"
     assert state["cost"][0][2] == g.cost.reverse_steps
-    assert state["cost"][2][1] == "4 runs of the cell, two per input"
+    assert state["cost"][2][1] == "4 evaluations of the recorded program, two per input"
     assert all(c[3] == "" for c in state["cost"])  # not timed without --cost
 
 
@@ -44,8 +47,9 @@ def test_picking_an_output_steps_through_its_backward_pass(shell):
     assert w.page["key"] == "reverse" and w.page["steps"][0][3] == "grad(v) = 1"
     assert w.counts["reverse"] == len(w.result.steps("reverse", output="v"))
     assert w.archive["reverse"][0][3] == "grad(v) = 1"  # the whole pass, for kernel-less pages
-    grads = {r["name"]: r["grad"] for r in w.records}  # the table and source follow v's pass
+    grads = {r["name"]: r["grad"] for r in w.rows()}  # the table and source follow v's pass
     assert (grads["u"], grads["v"], grads["t"]) == ("0", "1", "1.53")
+    assert set(w.numbers) == {r["id"] for r in w.records}  # only the numbers travelled
     assert "2 outputs" in w.cost and "one backward pass per output: 2 passes" in w.cost
     w.out = "nothing"  # ignored
     assert w.page["steps"][0][3] == "grad(v) = 1"
@@ -68,3 +72,41 @@ def test_many_inputs_are_cut_to_the_shown_columns(shell):
 def test_kept_back_derivatives_stay_hidden_in_J(shell, option):
     g = trace(shell, f"r=2.0 t=0.7 -o u,v {option}", POLAR)
     assert {c for row in jacobian_state(g)["cells"] for c in row} == {"?"}
+
+
+def test_the_chosen_outputs_gradients_stay_when_the_view_changes(shell):
+    cell = "ys = [sin(x * k) for k in range(1, 60)]\ny1 = ys[0]\ny2 = sum(ys)\n"
+    w = GradWidget(trace(shell, "x=0.3 -o y1,y2", cell))
+    assert w.view.grouped and w.view.groups
+    w.out = "y2"
+    x = lambda: next(r for r in w.rows() if r["name"] == "x")  # noqa: E731
+    want = sum(k * math.cos(0.3 * k) for k in range(1, 60))
+    assert float(x()["grad"]) == pytest.approx(want, rel=1e-3)
+    w.toggle(next(iter(w.view.groups)))  # a new view: new records, still y2's gradients
+    assert w.numbers == {} and float(x()["grad"]) == pytest.approx(want, rel=1e-3)
+    w.set_input("x", 0.4)  # a live input too
+    want = sum(k * math.cos(0.4 * k) for k in range(1, 60))
+    assert w.out == "y2" and float(x()["grad"]) == pytest.approx(want, rel=1e-3)
+
+
+def test_j_is_computed_once_per_trace_and_again_when_a_quiz_ends(shell, monkeypatch):
+    w = GradWidget(trace(shell, "r=2.0 t=0.7 -o u,v --quiz", POLAR))
+    assert {c for row in w.jacobian["cells"] for c in row} == {"?"}
+    made = []
+    real = widget.jacobian_state
+    monkeypatch.setattr(widget, "jacobian_state", lambda r: made.append(r) or real(r))
+    w._load(w.result, layout=False)  # the same trace, shown again: J stays
+    assert made == []
+    quiz = w.result.quiz
+    while not quiz.done:
+        quiz.answer(quiz.current.step.total)
+    assert made == [w.result]
+    assert [row[:2] for row in w.jacobian["cells"]] == [["0.7648", "-1.288"], ["0.6442", "1.53"]]
+
+
+def test_a_live_input_recomputes_j(shell):
+    w = GradWidget(trace(shell, "r=2.0 t=0.7 -o u,v", POLAR))
+    w._on_msg(w, {"type": "input", "name": "r", "value": 3.0}, [])
+    assert w.error == ""
+    c, s = math.cos(0.7), math.sin(0.7)
+    assert w.jacobian["cells"] == [[f"{c:.4g}", f"{-3 * s:.4g}"], [f"{s:.4g}", f"{3 * c:.4g}"]]

@@ -73,8 +73,12 @@ def test_live_input_retraces_in_place(chapter, shell):
     w._on_msg(w, {"type": "input", "name": "x", "value": 2.0}, [])
     assert w.error == "" and w.svg is svg  # same shape: same layout
     assert w.step == 2  # and the same place in the pass
-    x = next(r for r in w.records if r["id"] == "n0")
+    x = next(r for r in w.rows() if r["id"] == "n0")
     assert x["value"] == "2" and x["grad"] == f"{__import__('math').cos(5.0) * 4:.4g}"
+    assert x["tangents"] == {"x": "1"}  # dx/dx
+    # Only the numbers travelled, keyed by node id: [value, grad, flagged, tangent of x].
+    assert w.numbers["n0"] == ["2", x["grad"], False, "1"]
+    assert w.records[0]["value"] == "1.5" and set(w.numbers) == {f"n{i}" for i in range(6)}
     # As re-executing the cell with x=2.0: its bindings and _grad are the new run's.
     assert shell.user_ns["x"].data == 2.0 and shell.user_ns["_grad"] is w.result
     assert w.inputs == [{"name": "x", "value": 2.0}]
@@ -93,7 +97,7 @@ def test_live_input_error_is_reported_and_keeps_the_last_good_state(shell):
     w.set_input("x", -2.0)
     assert "NameError" in w.error and w.records == before
     w.set_input("x", 3.0)
-    assert w.error == "" and w.records[-1]["value"] == f"{__import__('math').log(3.0):.4g}"
+    assert w.error == "" and w.rows()[-1]["value"] == f"{__import__('math').log(3.0):.4g}"
 
 
 def test_groups_open_and_close_on_toggle(shell):
@@ -285,7 +289,7 @@ def test_homework_survives_a_live_input(shell):
     assert quiz is not g.quiz and (quiz.score, quiz.position, quiz.total) == (1, 1, 3)
     assert quiz.current.step.value == pytest.approx(math.cos(5.0))  # grad(a), at the new x
     assert w.hidden and w.quiz["score"] == 1 and w.quiz["position"] == 1
-    assert all(r["grad"] == "?" for r in w.records)
+    assert all(r["grad"] == "?" for r in w.rows())
     assert "?" in edge_label(w, "n0", "n2")  # local derivatives stay kept back
     assert w.result.check_table.ok() and w.result.check_table["x"].ad == w.result.grads["x"]
     quiz.answer(math.cos(5.0))  # the place goes on: the next question
@@ -297,7 +301,7 @@ def test_expect_stays_concealed_after_a_live_input(shell):
     w.set_input("x", 1.0)
     (e,) = w.result.expectations
     assert not e.right and e.actual is None  # marked against the new numbers, not revealed
-    assert w.hidden and all(r["grad"] == "?" for r in w.records)
+    assert w.hidden and all(r["grad"] == "?" for r in w.rows())
     assert "dy/dx = ?" in w.result.summary()
 
 

@@ -1,0 +1,85 @@
+"""The widget's fast pass at a level (levels.Passes) is the pass `at_level` defines, for
+every view: first views, groups opened one by one, everything open, in both modes."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from graphs import CHAIN
+from support import run, traced
+
+from ad_magic import render
+from ad_magic.trace.steps import GroupStep, at_level
+from ad_magic.widget.levels import Passes
+
+# Calls inside calls, a loop of them, a vector output: groups at three depths.
+NESTED = """\
+def unit(a, k):
+    return tanh(a * k + 0.1)
+
+def block(a):
+    for k in range(3):
+        a = unit(a, 0.5 + k)
+    return a
+
+h = x
+for i in range(25):
+    h = block(h) + y * 0.01
+z = h * y
+"""
+
+
+def same(fast: list[Any], slow: list[Any]) -> None:
+    assert fast == slow
+    for f, s in zip(fast, slow, strict=True):
+        if isinstance(s, GroupStep):
+            assert f.crossing == s.crossing and f.leaving == s.leaving
+            assert f.total == s.total and f.equation == s.equation
+
+
+def views(result: Any, seed: int) -> list[render.View]:
+    """The first view, then groups opened in a random order until all are open."""
+    view = render.view_of(result.graph)
+    out = [view]
+    order = list(view.groups)
+    random.Random(seed).shuffle(order)
+    for k in range(1, len(order) + 1):
+        view = render.View(result.graph, render.config.budget, expanded=order[:k])
+        if k % max(1, len(order) // 6) == 0 or k == len(order):
+            out.append(view)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_fast_pass_is_at_level_for_every_view(shell: Any, seed: int) -> None:
+    result = traced(shell, "x=0.5 y=1.5 -o h,z", NESTED)
+    flat = {
+        "reverse": result.steps("reverse", output="z"),
+        **{f"forward:{s}": result.steps("forward", s) for s in result.seeds},
+    }
+    passes = Passes(result.graph, flat)
+    checked = 0
+    for view in views(result, seed):
+        fast, spans = passes.at(view)
+        level = view.level()
+        for key, steps in flat.items():
+            slow = at_level(steps, level)
+            same(fast[key], slow)
+            checked += sum(isinstance(s, GroupStep) for s in slow)
+        for step in fast["reverse"]:
+            if isinstance(step, GroupStep):
+                assert list(step.steps) == flat["reverse"][spans[id(step)]]
+    assert checked > 20  # group steps were compared, not only single ones
+
+
+def test_the_chain_at_its_first_view(shell: Any) -> None:
+    run(shell, CHAIN)
+    result = shell.user_ns["_grad"]
+    flat = {"reverse": result.steps("reverse"), "forward:x": result.steps("forward", "x")}
+    view = render.view_of(result.graph)
+    fast, _ = Passes(result.graph, flat).at(view)
+    for key, steps in flat.items():
+        same(fast[key], at_level(steps, view.level()))
+    assert len(fast["reverse"]) < 12
