@@ -38,16 +38,19 @@ class Choice:
 
 def depends_on(v: Value, wanted: Callable[[Value], bool]) -> bool:
     """Whether some ancestor of v (v included) is wanted: an explicit stack, no recursion."""
-    seen = {id(v)}
+    seen = {v}  # a Value hashes by identity
     stack = [v]
     while stack:
         u = stack.pop()
         if wanted(u):
             return True
-        for p in u._prev:
-            if id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
+        a, b = u._a, u._b  # the parents (see Value._prev)
+        if a is not None and a not in seen:
+            seen.add(a)
+            stack.append(a)
+        if b is not None and b not in seen:
+            seen.add(b)
+            stack.append(b)
     return False
 
 

@@ -32,10 +32,13 @@ def build_graph(
     """
     reachable = parents_first([v for _, v in outs])[::-1]  # each node before its parents
     wanted = set(map(id, reachable))
-    made_at = [(k, v) for k, v in enumerate(recorder.made) if id(v) in wanted]
-    mine = {id(v) for _, v in made_at}
+    # Positions in recorder.made, not (k, v) pairs: one tracked object per node fewer
+    # for the garbage collector to promote while the records are made.
+    made = recorder.made
+    made_at = [k for k, v in enumerate(made) if id(v) in wanted]
+    mine = {id(made[k]) for k in made_at}
     older = [v for v in reversed(reachable) if id(v) not in mine]
-    values = older + [v for _, v in made_at]
+    values = older + [made[k] for k in made_at]
     ids = {id(v): f"n{i}" for i, v in enumerate(values)}
     names = bindings.names
     inputs = {id(leaf): label for label, leaf in leaves}  # whatever label the cell gave it
@@ -59,8 +62,8 @@ def build_graph(
     # (id of the code, offset) -> position, text. (Hashing a code object hashes its bytes.)
     where: dict[tuple[int, int], tuple[Any, str]] = {}
     sites = recorder.sites
-    for k, v in made_at:
-        node = record(v)
+    for k in made_at:
+        node = record(made[k])
         site = sites[k]
         if site is not None:
             node.calls = site[0]
