@@ -129,7 +129,7 @@ def backward_into(out: Value, graph: Graph, values: list[Value], keep: list[Valu
 def graph_of_value(root: Value, name: str, max_forward: int = 16) -> Any:
     """A GradResult for a Value built outside the magic, leaving every .grad as it was.
 
-    Forward mode evaluates the graph on Duals, one pass per input (up to
+    Forward mode evaluates the graph as dual numbers do, one pass per input (up to
     max_forward inputs), as for a traced cell.
     """
     values = topological(root)[::-1]

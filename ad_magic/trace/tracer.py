@@ -5,7 +5,7 @@
 namespace (so the cell's bindings and side effects persist, as after any
 cell), records every node with its name, source position and user-function
 calls and every comparison made on a traced value, and runs the backward
-pass. Forward mode (one pass on Duals per seed) and finite differences
+pass. Forward mode (one pass per seed, as dual numbers) and finite differences
 (`GradResult.check()`) evaluate the recorded program again; nothing runs the
 cell a second time. The result is a `GradResult`. `retrace()` runs the cell
 once more with some inputs changed, as re-executing the cell would (a live
