@@ -9,13 +9,15 @@ again replaces its result: the old one leaves IPython's output history
 
 from __future__ import annotations
 
+import sys
 import weakref
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, CaselessStrEnum, Float, Integer, TraitError, validate
+from traitlets import Bool, CaselessStrEnum, Float, Integer, TraitError, TraitType, validate
+from traitlets.config import Config
 
 from ad_magic import widget  # noqa: F401  (registers how results show: widget, SVG, text)
 from ad_magic.classroom import expect
@@ -114,6 +116,36 @@ class GradMagics(Magics):
         if proposal["value"] < 0:
             raise TraitError(f"max_forward_passes must be 0 or more, not {proposal['value']}")
         return proposal["value"]
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._loaded = True  # from now on a refused %config raises (IPython shows it)
+
+    def _load_config(
+        self,
+        cfg: Config,
+        section_names: list[str] | None = None,
+        traits: dict[str, TraitType[Any, Any]] | None = None,
+    ) -> None:
+        """Config loaded as traitlets does, except that a value the validators refuse is
+        taken out of it again, and out of the shell's: `%config GradMagics.max_forward_passes
+        = -5` then leaves nothing behind for a later %load_ext or %reload_ext to trip on.
+        Loading with such a value (ipython_config.py) says so and keeps the default."""
+        me = type(self).__name__
+        refused = []
+        for key, value in list(cfg[me].items()) if cfg._has_section(me) else []:
+            try:
+                super()._load_config(Config({me: {key: value}}), section_names, traits)
+            except TraitError as exc:
+                refused.append(f"{me}.{key} = {value!r} refused: {exc}")
+                for config in (cfg, self.config, getattr(self.parent, "config", None)):
+                    if isinstance(config, Config) and config._has_section(me):
+                        config[me].pop(key, None)
+        super()._load_config(cfg, section_names, traits)
+        if refused and getattr(self, "_loaded", False):
+            raise TraitError("; ".join(refused))
+        for line in refused:
+            print(f"ad_magic: {line}; kept the default", file=sys.stderr)
 
     @property
     def _shell(self) -> Any:

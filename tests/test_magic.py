@@ -340,17 +340,46 @@ def test_bad_magic_line_is_one_usage_error_and_leaves_nothing_behind(ip, line, c
     assert ip.user_ns["_grad"].grads == {"x": 3.0} and ip.user_ns["y"].data == 2.25
 
 
-def test_a_negative_max_forward_passes_is_refused(ip):
+def test_a_negative_max_forward_passes_is_refused(ip, caplog):
     magics = ip.magics_manager.registry["GradMagics"]
     ip.run_line_magic("config", "GradMagics.max_forward_passes = -5")
     assert magics.max_forward_passes == 16
-    del ip.config.GradMagics["max_forward_passes"]  # %config keeps what it was given
+    assert "max_forward_passes must be 0 or more, not -5" in caplog.text  # %config's report
+    assert "max_forward_passes" not in ip.config.GradMagics  # the refusal leaves nothing
+    for reload in ("%reload_ext ad_magic", "%unload_ext ad_magic\n%load_ext ad_magic"):
+        run(ip, reload)
+        magics = ip.magics_manager.registry["GradMagics"]
+        assert magics.max_forward_passes == 16
+    run(ip, "%config GradMagics.max_forward_passes = 1")  # a valid value is taken and kept
+    run(ip, "%reload_ext ad_magic")
+    magics = ip.magics_manager.registry["GradMagics"]
+    assert magics.max_forward_passes == 1 and ip.config.GradMagics.max_forward_passes == 1
+    run(ip, "%%grad x=1.5 w=2.0\ny = x * w")
+    assert ip.user_ns["_grad"].seeds == []  # two inputs, one pass allowed: --seed only
     with pytest.raises(TraitError, match="max_forward_passes must be 0 or more, not -5"):
         magics.max_forward_passes = -5
     magics.max_forward_passes = 0  # forward mode only for --seed inputs
-    run(ip, "%%grad x=1.5 w=2.0\ny = x * w")
-    assert ip.user_ns["_grad"].seeds == []
-    magics.max_forward_passes = 16
+    run(ip, "%%grad x=1.5 w=2.0 --seed w\ny = x * w")
+    assert ip.user_ns["_grad"].seeds == ["w"]
+    run(ip, "%config GradMagics.max_forward_passes = 16")
+
+
+def test_a_bad_value_stored_before_loading_is_reported_and_dropped(ip, capfd):
+    """ipython_config.py (or any config) holding a refused value: loading says so once,
+    keeps the default and drops the value, so the next load is quiet."""
+    ip.config.GradMagics.max_forward_passes = -7
+    ip.config.GradMagics.check_step = 0.0
+    run(ip, "%reload_ext ad_magic")
+    err = capfd.readouterr().err
+    assert "GradMagics.max_forward_passes = -7 refused: max_forward_passes must be 0" in err
+    assert "GradMagics.check_step = 0.0 refused: check_step must be positive" in err
+    magics = ip.magics_manager.registry["GradMagics"]
+    assert (magics.max_forward_passes, magics.check_step) == (16, 1e-6)
+    assert dict(ip.config.GradMagics) == {}
+    run(ip, "%reload_ext ad_magic")
+    assert "refused" not in capfd.readouterr().err
+    run(ip, "%%grad x=1.5\ny = x * x")
+    assert ip.user_ns["_grad"].grads == {"x": 3.0}
 
 
 def test_empty_cell_is_a_usage_error(ip):
