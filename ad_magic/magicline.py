@@ -19,6 +19,7 @@ from IPython.utils.process import arg_split
 
 from ad_magic.engine.scalar import Scalar
 from ad_magic.trace.inputs import Input
+from ad_magic.trace.naming import few
 
 
 def split_line(line: str, magic: str = "%%grad") -> list[str]:
@@ -156,11 +157,20 @@ def check_names(args: Any, inputs: list[Input], cell: str, reserved: Iterable[st
             )
     if args.result is not None:
         check_name(args.result, "--result", reserved)
-    labels = {label for i in inputs for label, _ in i.scalars()} | {i.name for i in inputs}
-    if not inputs:
-        labels = cell_assigns(cell) | cell_labels(cell)  # bare: the leaves' names to be
+    if inputs:
+        named = [n for i in inputs for n in (i.name, *(label for label, _ in i.scalars()))]
+        labels = list(dict.fromkeys(named))
+    else:  # bare: the leaves are known once the cell ran; here, names it could have
+        labels = sorted(cell_assigns(cell) | cell_labels(cell))
     for seed in args.seed or []:
         if not inputs and ("[" in seed or re.fullmatch(r"n\d+", seed)):
             continue  # a container's or a node's name, known once the cell ran
-        if seed not in labels:
-            raise UsageError(f"--seed {seed}: not an input (inputs: {', '.join(labels)})")
+        if seed in labels:
+            continue
+        if inputs:
+            raise UsageError(f"--seed {seed}: not an input (inputs: {few(labels)})")
+        raise UsageError(
+            f"--seed {seed}: the cell neither assigns nor labels {seed}, so no leaf is named so "
+            f"(its names and labels: {few(labels)}; leaves in containers are named like "
+            "w[2], unnamed ones by node id like n5)"
+        )

@@ -9,6 +9,7 @@ from support import run
 
 from ad_magic import Value
 from ad_magic.engine import dual, value
+from ad_magic.trace.steps import num
 
 LECTURE_L = {"a": 6.0, "b": -4.0, "c": -2.0, "f": 4.0}
 LECTURE_NEURON = {"x1": -1.5, "w1": 1.0, "x2": 0.5, "w2": 0.0}
@@ -70,6 +71,13 @@ def test_an_mlp_made_in_the_cell(ip):
     assert "layers[0].neurons[1].w[2]" in g.inputs and "layers[2].neurons[0].b" in g.inputs
     assert g.output == "y"
     assert any("max_forward_passes=16" in n for n in g.notes)
+    # The text display and repr list the first six gradients and say how many more.
+    text, names = g.summary(), list(g.grads)
+    shown = [line for line in text.splitlines() if line.startswith("  dy/d")]
+    assert shown == [f"  dy/d{k} = {num(g.grads[k])}" for k in names[:6]]
+    assert "  … and 35 more (all in .grads)" in text.splitlines()
+    assert repr(g).endswith(f"{names[5]}={num(g.grads[names[5]])} … and 35 more; 126 nodes>")
+    assert names[6] not in repr(g) and len(g.grads) == 41  # .grads itself keeps them all
     w = ip.user_ns["n"].layers[0].neurons[1].w[2]
     assert w.grad == g.grads["layers[0].neurons[1].w[2]"]  # the cell's leaves get .grad
     # The same gradients as the model's own backward pass.
@@ -114,10 +122,44 @@ def test_expect_and_retrace(ip):
 def test_seeds_and_bad_lines(ip):
     run(ip, "%%grad --seed a --seed f" + EXPRESSION)
     assert ip.user_ns["_grad"].seeds == ["a", "f"]
-    with pytest.raises(UsageError, match="--seed q: not an input"):
-        ip.run_cell_magic("grad", "--seed q", EXPRESSION)
     with pytest.raises(UsageError, match="the cell made no Value to differentiate"):
         ip.run_cell_magic("grad", "", "y = 2.0 * 3")
+
+
+MLP_CELL = "random.seed(1)\nn = MLP(3, [4, 4, 1])\nx = [2.0, 3.0, -1.0]\ny = n(x)"
+
+
+@pytest.mark.parametrize(
+    ("line", "cell", "message"),
+    [
+        # Known only once the cell ran: a name the cell assigns that is no leaf, a node id
+        # or a container element that is none (the namespace is put back after the run).
+        ("--seed e", EXPRESSION, "--seed e: not a leaf of this cell; its leaves: a, b, c, f"),
+        ("--seed a --seed n99", EXPRESSION, "--seed n99: not a leaf of this cell; its leaves"),
+        (
+            "--seed layers[0].neurons[1].w[7]",
+            MLP_CELL,
+            "--seed layers[0].neurons[1].w[7]: not a leaf of this cell; did you mean "
+            "layers[0].neurons[1].w[2] or layers[0].neurons[1].w[1] or layers[0].neurons[1].w[0]? "
+            "its leaves: layers[0].neurons[0].w[0], layers[0].neurons[0].w[1], "
+            "layers[0].neurons[0].w[2], layers[0].neurons[0].b, layers[0].neurons[1].w[0], "
+            "layers[0].neurons[1].w[1] … and 35 more",
+        ),
+        # Known before the run: a name the cell never writes.
+        ("--seed q", EXPRESSION, "--seed q: the cell neither assigns nor labels q"),
+    ],
+)
+def test_an_unknown_seed_is_one_line_naming_the_leaves(ip, line, cell, message):
+    run(ip, MLP_CLASSES)
+    run(ip, "%%grad x=1.5 -r kept\ny = x * x")
+    before = dict(ip.user_ns)
+    with pytest.raises(UsageError) as error:
+        ip.run_cell_magic("grad", line, cell)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+    assert ip.user_ns.keys() == before.keys()
+    assert all(ip.user_ns[k] is v for k, v in before.items()), "the namespace changed"
+    run(ip, "%%grad --seed a" + EXPRESSION)  # the next %%grad works
+    assert ip.user_ns["_grad"].grads == LECTURE_L and ip.user_ns["_grad"].seeds == ["a"]
 
 
 def test_the_widget_offers_each_leaf(ip):

@@ -600,3 +600,19 @@ def test_a_syntax_error_stops_a_notebook_run_in_a_kernel(ip):
     assert nb.cells[2].outputs == []  # Run All stopped at the failing cell
     (shown,) = nb.cells[1].outputs
     assert shown["output_type"] == "error" and shown["ename"] == plain
+
+
+@pytest.mark.parametrize(("count", "listed"), [(10, 10), (11, 6)])
+def test_many_gradients_are_summarized_in_the_text(ip, count, listed):
+    names = [f"a{k}" for k in range(count)]
+    line = " ".join(f"{k}={i + 1}.0" for i, k in enumerate(names))
+    run(ip, f"%%grad {line}\ny = {' * '.join(names)}")
+    g = ip.user_ns["_grad"]
+    assert list(g.grads) == names  # complete, whatever the text shows
+    text = g.summary().splitlines()
+    assert [s.split(" = ")[0] for s in text if s.startswith("  dy/d")] == [
+        f"  dy/d{k}" for k in names[:listed]
+    ]
+    more = [s for s in text if "more (all in .grads)" in s]
+    assert more == ([] if listed == count else [f"  … and {count - listed} more (all in .grads)"])
+    assert repr(g).count("=") == listed + 1  # y= and one per gradient shown

@@ -110,3 +110,14 @@ def _tail(path: list[str], names: int) -> str:
 def names_of(namespace: Mapping[str, Any], wanted: set[int]) -> dict[int, str]:
     """id -> a readable name for each wanted object the namespace reaches."""
     return short_names(paths(namespace, wanted))
+
+
+SHOWN, MOST = 6, 10  # a list longer than MOST shows its first SHOWN and how many more
+
+
+def few(names: list[str], shown: int = SHOWN, most: int = MOST) -> str:
+    """Names as one short line: all up to `most`, else the first `shown` and how many more
+    (`a, b, c, d, e, f … and 35 more`), as numpy and PyTorch print long arrays."""
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} … and {len(names) - shown} more"

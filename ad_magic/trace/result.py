@@ -19,6 +19,7 @@ from ad_magic.engine.check import GradCheck, GradEntry
 from ad_magic.trace.cost import Cost, count, measure
 from ad_magic.trace.graph import Graph, Node
 from ad_magic.trace.jacobian import Jacobian, Tape
+from ad_magic.trace.naming import MOST, SHOWN, few
 from ad_magic.trace.program import Program
 from ad_magic.trace.steps import GroupStep, Step, at_level, forward_steps, num, reverse_steps
 
@@ -352,9 +353,15 @@ class GradResult:
             lines.append(f"  J = d(outputs)/d(inputs), {m} x {n}, a row per output:")
             lines += ["    " + line for line in self.jacobian.text(hide.grad).splitlines()]
         else:
-            for name, g in self.grads.items():
+            grads = list(self.grads.items())
+            if len(grads) > MOST:  # a model's parameters: the first few, as numpy prints
+                grads = grads[:SHOWN]
+            for name, g in grads:
                 shown = np.array2string(g, precision=4) if isinstance(g, np.ndarray) else num(g)
                 lines.append(f"  d{self.output}/d{name} = {hide.grad(shown)}")
+            if len(grads) < len(self.grads):
+                more = len(self.grads) - len(grads)
+                lines.append(f"  … and {more} more (all in .grads)")
         if self.measured is not None:
             lines.append(f"  cost: {self.measured.line()}")
         lines += [f"  note: {n}" for n in self.notes]
@@ -377,9 +384,11 @@ class GradResult:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        grads = ", ".join(
-            f"{k}={np.array2string(v, precision=4) if isinstance(v, np.ndarray) else num(v)}"
-            for k, v in self.grads.items()
+        grads = few(
+            [
+                f"{k}={np.array2string(v, precision=4) if isinstance(v, np.ndarray) else num(v)}"
+                for k, v in self.grads.items()
+            ],
         )
         size = len(self.graph)
         return f"<GradResult {self.output}={num(self.value)}; grads: {grads}; {size} nodes>"

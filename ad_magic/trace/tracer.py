@@ -14,6 +14,7 @@ input in the widget).
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from ad_magic.trace.cellcode import BIND, CellCode, quiet
 from ad_magic.trace.forward import forward_passes
 from ad_magic.trace.graph import Graph
 from ad_magic.trace.inputs import Bindings, Input
+from ad_magic.trace.naming import few
 from ad_magic.trace.output import Choice, OutputError, choose, output_names, outputs
 from ad_magic.trace.program import Program
 from ad_magic.trace.recorder import Recorder
@@ -224,6 +226,8 @@ class Tracer:
         result = GradResult(self, graph, input_ids, notes)
         program = Program.record(graph, values, recorder.comparisons, recorder.where, leaves)
         result.program = program
+        if self.bare:
+            _check_seeds(self.seeds or [], list(by_label))
         forward_passes(result, by_label, self.seeds, self.max_forward, program.args)
         return result
 
@@ -263,6 +267,18 @@ class Tracer:
             self.leaf_keys[label] = order.get(id(leaf), leaf)
             named.append((label, leaf))
         return named
+
+
+def _check_seeds(seeds: list[str], leaves: list[str]) -> None:
+    """Bare %%grad: each --seed names a leaf (or the container before its `[`), now that
+    the leaves are known; else a TraceError naming the leaves it could be."""
+    for seed in seeds:
+        if not any(seed in (leaf, leaf.partition("[")[0]) for leaf in leaves):
+            near = difflib.get_close_matches(seed, leaves, n=3, cutoff=0.5)
+            hint = f"did you mean {' or '.join(near)}? " if near else ""
+            raise TraceError(
+                f"--seed {seed}: not a leaf of this cell; {hint}its leaves: {few(leaves)}"
+            )
 
 
 def _ids_of(inp: Input, by_label: dict[str, str | None]) -> Any:
