@@ -375,7 +375,7 @@ def test_a_bad_value_stored_before_loading_is_reported_and_dropped(ip, capfd):
     assert "GradMagics.check_step = 0.0 refused: check_step must be positive" in err
     magics = ip.magics_manager.registry["GradMagics"]
     assert (magics.max_forward_passes, magics.check_step) == (16, 1e-6)
-    assert dict(ip.config.GradMagics) == {}
+    assert not {"max_forward_passes", "check_step"} & set(ip.config.GradMagics)
     run(ip, "%reload_ext ad_magic")
     assert "refused" not in capfd.readouterr().err
     run(ip, "%%grad x=1.5\ny = x * x")

@@ -360,8 +360,7 @@ class GradResult:
                 shown = np.array2string(g, precision=4) if isinstance(g, np.ndarray) else num(g)
                 lines.append(f"  d{self.output}/d{name} = {hide.grad(shown)}")
             if len(grads) < len(self.grads):
-                more = len(self.grads) - len(grads)
-                lines.append(f"  … and {more} more (all in .grads)")
+                lines.append(f"  … and {len(self.grads) - len(grads)} more (all in .grads)")
         if self.measured is not None:
             lines.append(f"  cost: {self.measured.line()}")
         lines += [f"  note: {n}" for n in self.notes]
