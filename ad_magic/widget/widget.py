@@ -29,7 +29,7 @@ import traitlets as t
 
 from ad_magic import render
 from ad_magic.classroom.homework import HIDDEN, Concealment, carry_over, concealment
-from ad_magic.render.dot import boxes, drawn_edges
+from ad_magic.render.dot import boxes, drawn_edges, printable
 from ad_magic.render.groups import Group, View
 from ad_magic.trace.cost import plural
 from ad_magic.trace.result import GradResult
@@ -531,8 +531,8 @@ def _record(
     grad = node.grad if grads is None else grads[node.id]
     return {
         "id": node.id,
-        "name": node.shown,
-        "title": node.title,
+        "name": printable(node.shown),  # as the box draws it: \x00, not a raw NUL
+        "title": printable(node.title),
         "op": node.op.name,
         "kind": node.kind,
         "value": hide.value(node.name, num(node.value)),

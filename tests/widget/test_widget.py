@@ -325,3 +325,14 @@ def test_closing_lets_go_of_the_widget_and_its_layout(chapter, shell):
         w.close()  # again, as ipywidgets does when the widget is deleted: no error
     finally:
         gc.enable()
+
+
+def test_names_with_control_characters_reach_the_browser_as_drawn(shell):
+    """A label with a NUL shows as the box draws it (nul\\x00x), in the table and the node's
+    accessible name too: no raw control character goes into the page's SVG."""
+    g = traced(shell, "", "from ad_magic import Value\nz = Value(-1.0, label='nul\\x00x')\ny = z * 2")
+    w = GradWidget(g)
+    names = {r["id"]: (r["name"], r["title"]) for r in w.records}
+    assert names["n0"] == ("nul\\x00x (z)", "nul\\x00x")
+    assert not any("\x00" in str(v) for r in w.records for v in r.values())
+    assert "\x00" not in w.svg
