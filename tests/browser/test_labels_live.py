@@ -14,14 +14,11 @@ student_check_*.png.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from jupyter_harness import JupyterServer, NotebookPage
+from lecture import NEURON, lecture_value
 from playwright.sync_api import Locator, expect
-
-sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/: the lecture's cells
-from lecture import NEURON, lecture_value  # noqa: E402
 
 LABELS = r"""%%grad
 w = Value(2.0, label='value of w')

@@ -330,7 +330,8 @@ def test_closing_lets_go_of_the_widget_and_its_layout(chapter, shell):
 def test_names_with_control_characters_reach_the_browser_as_drawn(shell):
     """A label with a NUL shows as the box draws it (nul\\x00x), in the table and the node's
     accessible name too: no raw control character goes into the page's SVG."""
-    g = traced(shell, "", "from ad_magic import Value\nz = Value(-1.0, label='nul\\x00x')\ny = z * 2")
+    cell = "from ad_magic import Value\nz = Value(-1.0, label='nul\\x00x')\ny = z * 2"
+    g = traced(shell, "", cell)
     w = GradWidget(g)
     names = {r["id"]: (r["name"], r["title"]) for r in w.records}
     assert names["n0"] == ("nul\\x00x (z)", "nul\\x00x")
