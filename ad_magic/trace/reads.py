@@ -59,61 +59,44 @@ class Read(float):
                 record(symbol, node, self._other(other), outcome)
         return outcome
 
-    def __lt__(self, other: Any) -> bool:
-        return self._compare("<", other, float.__lt__(self, other))
-
-    def __le__(self, other: Any) -> bool:
-        return self._compare("<=", other, float.__le__(self, other))
-
-    def __gt__(self, other: Any) -> bool:
-        return self._compare(">", other, float.__gt__(self, other))
-
-    def __ge__(self, other: Any) -> bool:
-        return self._compare(">=", other, float.__ge__(self, other))
-
-    def __bool__(self) -> bool:
+    def __bool__(self) -> bool:  # `if x.data:`
         return self._compare("!=", 0.0, float.__ne__(self, 0.0))
 
     __hash__ = float.__hash__
 
-    def __add__(self, o: Any) -> Any:
-        return self._derived(float.__add__(self, o))
-
-    def __radd__(self, o: Any) -> Any:
-        return self._derived(float.__radd__(self, o))
-
-    def __sub__(self, o: Any) -> Any:
-        return self._derived(float.__sub__(self, o))
-
-    def __rsub__(self, o: Any) -> Any:
-        return self._derived(float.__rsub__(self, o))
-
-    def __mul__(self, o: Any) -> Any:
-        return self._derived(float.__mul__(self, o))
-
-    def __rmul__(self, o: Any) -> Any:
-        return self._derived(float.__rmul__(self, o))
-
-    def __truediv__(self, o: Any) -> Any:
-        return self._derived(float.__truediv__(self, o))
-
-    def __rtruediv__(self, o: Any) -> Any:
-        return self._derived(float.__rtruediv__(self, o))
-
-    def __pow__(self, o: Any, mod: Any = None) -> Any:
-        return self._derived(float.__pow__(self, o, mod))
-
-    def __rpow__(self, o: Any, mod: Any = None) -> Any:
-        return self._derived(float.__rpow__(self, o, mod))
-
-    def __neg__(self) -> Any:
-        return self._derived(float.__neg__(self))
-
-    def __abs__(self) -> Any:
-        return self._derived(float.__abs__(self))
+    # Comparisons and arithmetic: made below, from float's own.
 
     def __reduce__(self) -> Any:
         return (float, (float(self),))  # pickled, copied: a plain float
+
+
+def _comparison(symbol: str, name: str) -> Callable[[Read, Any], Any]:
+    compare = getattr(float, name)
+
+    def method(self: Read, other: Any) -> Any:
+        return self._compare(symbol, other, compare(self, other))
+
+    return method
+
+
+def _arithmetic(name: str) -> Callable[..., Any]:
+    compute = getattr(float, name)
+
+    def method(self: Read, *args: Any) -> Any:
+        return self._derived(compute(self, *args))  # a number computed from the read
+
+    return method
+
+
+for _symbol, _name in (("<", "__lt__"), ("<=", "__le__"), (">", "__gt__"), (">=", "__ge__")):
+    setattr(Read, _name, _comparison(_symbol, _name))
+ARITHMETIC = (
+    "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+    "__rtruediv__", "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__",
+    "__rpow__", "__neg__", "__pos__", "__abs__",
+)  # fmt: skip
+for _name in ARITHMETIC:
+    setattr(Read, _name, _arithmetic(_name))
 
 
 def read(node: Value, x: float) -> Read:

@@ -195,7 +195,14 @@ class GroupStep:
         where = self.level.get
         if self.mode == "reverse":
             return [s for s in self.steps if where(s.node) != where(s.via)]
-        return [s for s in self.steps if any(where(p) != where(s.node) for p, _ in s.edges)]
+        crossing = []
+        for s in self.steps:
+            here = where(s.node)
+            for p, _ in s.edges:
+                if where(p) != here:  # a tangent flows in across the border
+                    crossing.append(s)
+                    break
+        return crossing
 
     @property
     def node(self) -> str:
