@@ -3,7 +3,8 @@
 Each works on a plain number (giving a float), a `Value`, a `Dual`, and
 numpy arrays element by element, including object arrays of Values or Duals.
 numpy's own ufuncs (`np.sin(v)`, `np.float64(2) * v`) reach the same rows
-through `array_ufunc`.
+through `array_ufunc`. On arrays of traced values each such call is reported
+to a listening trace as one numpy call (`engine.tensor`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ad_magic.engine import dual, value
+from ad_magic.engine import dual, tensor, value
 from ad_magic.engine.ops import BY_UFUNC, OPS, Op
 from ad_magic.engine.scalar import Scalar, to_float
 
@@ -52,7 +53,10 @@ def _elementwise(op: Op, args: tuple[Any, ...]) -> Any:
         if op.ufunc is not None:
             return op.ufunc(*arrays)
         return np.vectorize(op.fn, otypes=[float])(*arrays)
-    return np.frompyfunc(lambda *xs: apply(op, *xs), op.arity, 1)(*arrays)
+    each = np.frompyfunc(lambda *xs: apply(op, *xs), op.arity, 1)
+    # One numpy call as a trace sees it (`sigmoid (5,)`); a Tensor in gives a Tensor out.
+    out = tensor.report(op.name, tuple(arrays), lambda: each(*arrays))
+    return tensor.tensor(out) if any(isinstance(a, tensor.Tensor) for a in args) else out
 
 
 def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict) -> Any:

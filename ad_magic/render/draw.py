@@ -205,11 +205,11 @@ def summary(graph: Graph, view: View | None = None, limit: int = 40) -> str:
     lines += [row(i) for i in inputs[: limit // 2]]
     if len(inputs) > limit // 2:
         lines.append(f"  ... and {len(inputs) - limit // 2} more")
-    shown = view_of(graph, view).shown(view_of(graph, view).root)
-    groups = [g for g in shown if not isinstance(g, str)]
+    drawn = view_of(graph, view)
+    groups = [drawn.groups[u] for u in drawn.units() if u in drawn.groups]
     if groups:
-        lines.append(f"Top-level groups ({len(groups)}):")
-        lines += [f"  {g.id:>10}  {g.title}  ({g.size} nodes)" for g in groups[: limit // 2]]
+        lines.append(f"Groups drawn ({len(groups)}):")
+        lines += [f"  {g.id:>10}  {g.label}  ({g.size} nodes)" for g in groups[: limit // 2]]
         if len(groups) > limit // 2:
             lines.append(f"  ... and {len(groups) - limit // 2} more")
     return "\n".join(lines)

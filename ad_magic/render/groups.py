@@ -7,7 +7,10 @@
 
 A node's place in the tree is its path: the user-function calls that made it,
 outermost first (`MLP.__call__#0`, `Layer.__call__#1`, ...), or for a node
-made outside any call, the source line that made it (`line 3`). Nodes with
+made outside any call, the source line that made it (`line 3`); then, for a
+node one numpy call made on arrays of traced values, that call as a tensor
+(`matmul (16×2)·(2,) → (16,)`, see `Graph.arrays`; an array input's
+elements likewise, `W1 (16×2)`). Nodes with
 neither (a graph built outside the magic) go into one `inputs` group and
 blocks of consecutive nodes, when there are more of them than half the
 budget. A group is drawn as one box until it is expanded; then its subgroups
@@ -32,6 +35,13 @@ from dataclasses import dataclass, field
 
 from ad_magic.trace.graph import Graph
 
+ARRAY = "\x1f"  # in a path: `label ARRAY k` is the k-th numpy call (labels may repeat)
+
+
+def shown_title(title: str) -> str:
+    """A path step as drawn: an array op's label without its number."""
+    return title.partition(ARRAY)[0]
+
 
 @dataclass(eq=False)
 class Group:
@@ -48,11 +58,22 @@ class Group:
     @property
     def label(self) -> str:
         """The title as drawn: a block of calls reads `MLP.__call__ #0 … #666`."""
-        first, sep, last = self.title.partition(" … ")
+        first, sep, last = map(shown_title, self.title.partition(" … "))
         head, hash_, number = first.partition("#")
         if sep and hash_ and last.startswith(head + "#"):
             return f"{head} #{number} … #{last[len(head) + 1 :]}"
-        return self.title
+        return first + sep + last
+
+    @property
+    def family(self) -> str:
+        """Siblings of one family open together: calls of one function, numpy calls of
+        one label."""
+        return shown_title(self.title).split("#")[0] or self.id
+
+    @property
+    def array(self) -> bool:
+        """One numpy call (or array input) drawn as a tensor."""
+        return ARRAY in self.title and " … " not in self.title
 
     @property
     def trivial(self) -> bool:
@@ -76,7 +97,10 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     `budget` is the boxes a view should show. Only nodes made outside any
     call are grouped by line: inside a call, the tracer gives every node the
     line of the call in the cell. Nodes with neither, when more than half the
-    budget, go into an `inputs` group (the inputs) and blocks (the rest).
+    budget, go into an `inputs` group (the inputs) and blocks (the rest); an
+    array input is a group of its own.
+    A numpy call's nodes then go into a group of their own, inside the
+    deepest group they all share (a call inside a line inside a function).
     Wherever more than two thirds of the budget would sit side by side (50
     calls of one function, a line that makes 30,000 nodes), they are put into
     nested blocks of consecutive ones.
@@ -84,11 +108,23 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     nodes = graph.nodes
     out = [n.calls if n.calls or n.line is None else (f"line {n.line}",) for n in nodes]
     members = [i for i, n in enumerate(nodes) if n.id != graph.output]
-    bare = [i for i in members if not out[i]]
+    index = {n.id: i for i, n in enumerate(nodes)}
+    arrays = [[index[n] for n in op.nodes if n != graph.output] for op in graph.arrays]
+    in_array = {i for held in arrays for i in held}
+    bare = [i for i in members if not out[i] and i not in in_array]
     if len(bare) > budget // 2:
         for i in bare:
             if nodes[i].kind == "input":
                 out[i] = ("inputs",)
+    for k, (op, held) in enumerate(zip(graph.arrays, arrays, strict=True)):
+        if not held:
+            continue
+        prefix = min((out[i] for i in held), key=len)
+        while any(out[i][: len(prefix)] != prefix for i in held):
+            prefix = prefix[:-1]
+        key = f"{op.label}{ARRAY}{k}"
+        for i in held:
+            out[i] = (*prefix, key, *out[i][len(prefix) :])
     width = max(2, budget * 2 // 3)
     stack = [(members, 0)]  # nodes sharing a path prefix, and its length
     while stack:
@@ -234,17 +270,19 @@ class View:
             for siblings in level:
                 by_function: dict[str, list[Group]] = {}
                 for group in siblings:
-                    by_function.setdefault(group.title.split("#")[0] or group.id, []).append(group)
+                    by_function.setdefault(group.family, []).append(group)
                 families += by_function.values()
             gains = {g.id: len(self.shown(g)) - 1 for family in families for g in family}
             # One group may not flood the view: it opens only into a quarter of the budget,
             # and not into blocks alone (ranges of nodes say less than the group's name)
-            # unless it is the only group there is.
+            # nor into an array's elements (a tensor reads as one box) unless it is the
+            # only group there is.
             families = [
                 [
                     g
                     for g in f
-                    if gains[g.id] < self.budget // 4 and (g.id in lone or not only_blocks(g))
+                    if gains[g.id] < self.budget // 4
+                    and (g.id in lone or not (only_blocks(g) or g.array))
                 ]
                 for f in families
             ]
@@ -295,10 +333,23 @@ class View:
         """Drawn group id -> its label, made unique by the id where labels repeat."""
         drawn = [u for u in self.units() if u in self.groups]
         labels = [self.groups[u].label for u in drawn]
+        # A repeated numpy call (`add (16,)` on two lines) is told apart by its line first.
+        lines = [self._line(u) for u in drawn]
+        placed = [f"{label} ({line})" if line else label for label, line in zip(labels, lines)]
         return {
-            u: label if labels.count(label) == 1 else f"{label} ({u})"
-            for u, label in zip(drawn, labels, strict=True)
+            u: label
+            if labels.count(label) == 1
+            else again
+            if line and placed.count(again) == 1
+            else f"{label} ({u})"
+            for u, label, line, again in zip(drawn, labels, lines, placed, strict=True)
         }
+
+    def _line(self, group_id: str) -> str:
+        """`line 3` for an array group made by a line of the cell, else ''."""
+        group = self.groups[group_id]
+        line = self.graph.nodes[group.first].line
+        return f"line {line}" if group.array and line is not None else ""
 
     def units(self) -> list[str]:
         """The ids drawn, nodes and groups, in creation order of their first node."""

@@ -3,7 +3,8 @@
 `Graph.from_value(y)` turns the Value graph behind `y` into `Node` records
 with stable ids (`n0`, `n1`, ... in creation order). The `%%grad` tracer
 builds the same records with more in them: variable names, source positions,
-the user-function calls that made each node and forward-mode tangents.
+the user-function calls that made each node and forward-mode tangents, and
+which nodes each numpy call on arrays of them made (`ArrayOp`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,35 @@ class Node:
         return self.id
 
 
+Shape = tuple[int, ...]
+
+
+def shape_text(shape: Shape) -> str:
+    """`(16×2)`, `(16,)` or `()`: a shape as a box shows it."""
+    return f"({shape[0]},)" if len(shape) == 1 else f"({'×'.join(map(str, shape))})"
+
+
+@dataclass(frozen=True)
+class ArrayOp:
+    """The nodes one numpy call on traced arrays made (`W @ x`), or one array input holds."""
+
+    name: str  # the call: "matmul", "tanh", "sum", ...; an input's own name
+    shapes: tuple[Shape, ...]  # its operands' shapes; none for an input
+    shape: Shape  # the result's shape (the input's)
+    nodes: tuple[str, ...]  # the nodes it made (holds), in creation order
+
+    @property
+    def label(self) -> str:
+        """`matmul (16×2)·(2,) → (16,)`, `tanh (16,)`, `sum (16,) → ()`, `W1 (16×2)`."""
+        result = shape_text(self.shape)
+        if self.name in ("matmul", "dot") and len(self.shapes) == 2:
+            a, b = map(shape_text, self.shapes)
+            return f"{self.name} {a}·{b} → {result}"
+        if all(s == self.shape for s in self.shapes):
+            return f"{self.name} {result}"
+        return f"{self.name} {', '.join(map(shape_text, self.shapes))} → {result}"
+
+
 def parents_first(roots: list[Value]) -> list[Value]:
     """Every node the roots depend on, each after its parents: the first root's nodes,
     then those of the next that are new, and so on."""
@@ -102,6 +132,7 @@ class Graph:
     # The output's name where its node has another: `-o y` with y = x, the input itself.
     output_name: str = ""
     outputs: list[str] = field(default_factory=list)
+    arrays: list[ArrayOp] = field(default_factory=list)  # array inputs, then numpy calls
 
     def __post_init__(self) -> None:
         self.by_id = {n.id: n for n in self.nodes}

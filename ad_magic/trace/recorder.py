@@ -7,7 +7,9 @@ creation order, the cell position of the code that made it (line and
 columns of the sub-expression, from Python 3.11's code positions) and the
 user-function calls it was made in (`MLP.__call__#0`, ...). Frames of
 ad_magic, numpy, the standard library and IPython are passed over, so a node
-made by `np.dot` or `sum()` is pinned to the call in the cell.
+made by `np.dot` or `sum()` is pinned to the call in the cell. Numpy calls
+on arrays of traced values (`W @ x`, `np.tanh(h)`, see `engine.tensor`) are
+noted as a whole: which nodes each one made, its name and shapes.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ import IPython
 import numpy
 
 from ad_magic.engine.ops import CONST, INPUT
+from ad_magic.engine.tensor import Shape, shape_of
 from ad_magic.engine.value import Value
 from ad_magic.trace.reads import Read, read
 
 Position = tuple[int, int, int, int] | None  # line, end_line, col, end_col (cell-relative)
 Site = tuple[tuple[str, ...], CodeType, int] | None  # calls, cell code, instruction offset
+# One numpy call: name, operand shapes, result shape, and the nodes it made, made[start:stop]
+ArrayCall = tuple[str, list[Shape], Shape, int, int]
 
 _AD_MAGIC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package folder
 _PACKAGES = tuple(
@@ -77,6 +82,8 @@ class Recorder:
         # held until the trace ends, so their ids cannot be reused meanwhile.
         self._frames: dict[FrameType, tuple[tuple[str, ...], FrameType | None]] = {}
         self._call_count = 0
+        self.arrays: list[ArrayCall] = []  # numpy calls that made nodes, outermost only
+        self._in_array = False
 
     def __call__(self, obj: Any) -> None:
         self.made.append(obj)
@@ -106,6 +113,21 @@ class Recorder:
             origin = self.read_numbers.get(v._data)
         if origin is not None and origin is not v and origin._fn is not CONST:
             self.cuts.append((v, origin, self._site(sys._getframe(1))))
+
+    def array_call(self, name: str, shapes: list[Shape], run: Any) -> Any:
+        """Run one numpy call on traced arrays (`engine.tensor.on_call`), noting the nodes
+        it made; calls it makes inside (np.mean's sum) are part of it."""
+        if self._in_array:
+            return run()
+        self._in_array = True
+        start = len(self.made)
+        try:
+            result = run()
+        finally:
+            self._in_array = False
+        if len(self.made) > start:
+            self.arrays.append((name, shapes, shape_of(result), start, len(self.made)))
+        return result
 
     def compare(self, symbol: str, left: Any, right: Any, outcome: bool) -> None:
         """A comparison the cell made on a traced value (`a < b`, `if a:`), with its site."""

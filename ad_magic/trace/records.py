@@ -13,7 +13,7 @@ from typing import Any
 
 from ad_magic.engine.value import Value, propagate, topological
 from ad_magic.trace.forward import forward_over_graph
-from ad_magic.trace.graph import Graph, Node, label_and_var, parents_first
+from ad_magic.trace.graph import ArrayOp, Graph, Node, label_and_var, parents_first
 from ad_magic.trace.inputs import Bindings
 from ad_magic.trace.recorder import Recorder
 from ad_magic.trace.result import GradResult
@@ -77,12 +77,24 @@ def build_graph(
         nodes.append(node)
     out_ids = [ids[id(v)] for _, v in outs]
     graph = Graph(nodes, output=out_ids[0], outputs=out_ids if len(outs) > 1 else [])
+    graph.arrays = array_ops(recorder, ids)
     for (name, _), out_id in zip(outs, out_ids, strict=True):
         if not graph[out_id].name:
             graph[out_id].name = name or "out"
         elif len(outs) == 1 and name and graph[out_id].name != name:
             graph.output_name = name  # the output is a node named otherwise, e.g. the input
     return graph, values, len(older)
+
+
+def array_ops(recorder: Recorder, ids: dict[int, str]) -> list[ArrayOp]:
+    """The numpy calls the run recorded, each with the nodes of the graph it made."""
+    made = recorder.made
+    found = []
+    for name, shapes, shape, start, stop in recorder.arrays:
+        nodes = tuple(ids[id(v)] for v in made[start:stop] if id(v) in ids)
+        if nodes:
+            found.append(ArrayOp(name, tuple(shapes), shape, nodes))
+    return found
 
 
 def source_text(lines: list[str], pos: tuple[int, int, int, int]) -> str:

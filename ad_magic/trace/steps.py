@@ -235,6 +235,14 @@ class GroupStep:
     def equation(self) -> str:
         """E.g. 'Layer.__call__#1: 16 gradients flow into its inputs, sum 0.3123 (80 steps)'."""
         n = len(self.steps)
+        if self.mode == "reverse" and not self.leaving:
+            # Only the gradient entering the group (from the output, drawn by itself).
+            into = [s for s in self.crossing if self.level.get(s.via) != self.group]
+            return (
+                f"{self.group}: {len(into)} gradient{'s' * (len(into) != 1)} "
+                f"flow{'s' * (len(into) == 1)} into it, "
+                f"sum {num(sum(s.value for s in into))} ({n} step{'s' * (n != 1)})"
+            )
         if self.mode == "reverse":
             out = len(self.leaving)
             return (

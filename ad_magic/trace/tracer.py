@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ad_magic.engine import scalar, value
+from ad_magic.engine import scalar, tensor, value
 from ad_magic.engine.dual import Dual
 from ad_magic.engine.functions import FUNCTIONS
 from ad_magic.engine.ops import INPUT
@@ -27,7 +27,7 @@ from ad_magic.engine.value import Value
 from ad_magic.trace.bare import LeafRecorder, found_leaves, in_order, leaf_names
 from ad_magic.trace.cellcode import BIND, CellCode, quiet
 from ad_magic.trace.forward import forward_passes
-from ad_magic.trace.graph import Graph
+from ad_magic.trace.graph import ArrayOp, Graph
 from ad_magic.trace.inputs import Bindings, Input
 from ad_magic.trace.naming import few
 from ad_magic.trace.output import Choice, OutputError, choose, output_names, outputs
@@ -149,6 +149,8 @@ class Tracer:
         __tracebackhide__ = True
         self.seeds, self.max_forward = seeds, max_forward
         made = {inp.name: inp.make(lambda v, label: Value(v, label=label)) for inp in self.inputs}
+        # Array inputs as Tensors: the numpy calls on them are recorded (drawn as one box each).
+        made = {k: tensor.tensor(x) if isinstance(x, np.ndarray) else x for k, x in made.items()}
         # The leaves as made, whatever the cell then does to the arrays holding them.
         leaves = [
             (label, made[inp.name][idx] if isinstance(inp.data, np.ndarray) else made[inp.name])
@@ -168,13 +170,16 @@ class Tracer:
             else Recorder(self.code.codes)
         )
         # A trace running this one (a nested %%grad) records on afterwards.
-        outer = value.on_create, scalar.on_compare, value.on_read, value.on_leaf
+        outer = value.on_create, scalar.on_compare, value.on_read, value.on_leaf, tensor.on_call
         value.on_create, scalar.on_compare = recorder, recorder.compare
         value.on_read, value.on_leaf = recorder.read, recorder.leaf
+        tensor.on_call = recorder.array_call
         try:
             last = self.run(self.namespace, bindings)
         finally:
-            value.on_create, scalar.on_compare, value.on_read, value.on_leaf = outer
+            value.on_create, scalar.on_compare, value.on_read, value.on_leaf, tensor.on_call = (
+                outer
+            )
             recorder.release()
         own = {id(v) for _, v in leaves}
         if self.bare and not recorder.made:
@@ -214,6 +219,11 @@ class Tracer:
             leaves = self._bare_inputs(leaves, ids, graph, recorder, bindings)
         by_label = {label: ids.get(id(leaf)) for label, leaf in leaves}
         input_ids = {inp.name: _ids_of(inp, by_label) for inp in self.inputs}
+        graph.arrays[:0] = [
+            ArrayOp(name, (), held.shape, tuple(i for i in held.flat if i is not None))
+            for name, held in input_ids.items()
+            if isinstance(held, np.ndarray) and any(i is not None for i in held.flat)
+        ]
         notes = [
             f"line {line} rebinds input {name} to a new Value, so the input is not used; "
             f"remove that line or drop {name} from the magic line"

@@ -465,8 +465,12 @@ def test_summary_lists_counts_output_and_nodes() -> None:
     text = summary(graph)
     assert text.startswith(f"Graph of {len(graph)} nodes: 2 inputs, 1 constants, 4 operations.")
     assert all(f" {n.id} " in text for n in graph)
-    big = summary(calls_graph())
-    assert "Top-level groups" in big and "MLP.__call__#" in big
+    graph = calls_graph()
+    big = summary(graph)
+    view = View(graph, config.budget, boxes=config.boxes)
+    drawn = [view.groups[u] for u in view.units() if u in view.groups]
+    assert f"Groups drawn ({len(drawn)}):" in big and "Layer.__call__#" in big
+    assert all(f"{g.id:>10}  {g.label}  ({g.size} nodes)" in big for g in drawn[:20])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -1,0 +1,91 @@
+"""Arrays of traced values that tell what numpy did to them: `W @ x`, `np.tanh(h)`, `h.sum()`.
+
+An object array of Values computes element by element, so one `W @ x` makes
+dozens of scalar nodes. `Tensor` is an object array (an `np.ndarray`
+subclass, viewed, not copied) whose numpy calls report to `on_call` while a
+trace listens: the call's name, its operands' shapes and a function that
+runs it, so the tracer can note which nodes that one call made. Results of
+numpy calls on a Tensor are Tensors again, so a whole computation reports.
+With nobody listening it is a plain object array.
+
+    >>> w = tensor(np.array([Value(1.0), Value(2.0)]))
+    >>> type(np.tanh(w) + 1).__name__
+    'Tensor'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Shape = tuple[int, ...]
+
+# Set by a trace: (name, operand shapes, run) -> run's result. It must call run().
+on_call: Callable[[str, list[Shape], Callable[[], Any]], Any] | None = None
+
+_REDUCTIONS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
+
+
+def shape_of(x: Any) -> Shape:
+    """An operand's shape: an array's, () for a number or a Value."""
+    return tuple(x.shape) if isinstance(x, np.ndarray) else ()
+
+
+def call_name(ufunc: np.ufunc, method: str) -> str:
+    """`np.add.reduce` reads `sum`, `np.tanh(h)` reads `tanh`, `np.add.outer` `add.outer`."""
+    if method == "__call__":
+        return ufunc.__name__
+    if method == "reduce" and ufunc.__name__ in _REDUCTIONS:
+        return _REDUCTIONS[ufunc.__name__]
+    return f"{ufunc.__name__}.{method}"
+
+
+def report(name: str, operands: tuple[Any, ...], run: Callable[[], Any]) -> Any:
+    """run(), told to the trace listening (if any) as one numpy call on these operands."""
+    hook = on_call
+    if hook is None:
+        return run()
+    return hook(name, [shape_of(a) for a in operands], run)
+
+
+def _plain(x: Any) -> Any:
+    return x.view(np.ndarray) if isinstance(x, Tensor) else x
+
+
+def _wrap(x: Any) -> Any:
+    if isinstance(x, np.ndarray) and not isinstance(x, Tensor) and x.dtype == object:
+        return x.view(Tensor)
+    return x
+
+
+class Tensor(np.ndarray):
+    """An object array whose numpy calls a trace can see (see the module's docstring)."""
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        args = tuple(_plain(a) for a in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(_plain(a) for a in kwargs["out"])
+        result = report(
+            call_name(ufunc, method), args, lambda: getattr(ufunc, method)(*args, **kwargs)
+        )
+        if "out" in kwargs and isinstance(result, np.ndarray):
+            return inputs[0] if result is args[0] else _wrap(result)  # in place: w += x
+        return tuple(map(_wrap, result)) if isinstance(result, tuple) else _wrap(result)
+
+    def __array_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        # numpy's functions (np.dot, np.sum, np.mean) on the plain arrays; ufuncs they
+        # call inside are part of this call.
+        plain_args = tuple(_plain(a) for a in args)
+        plain_kwargs = {k: _plain(v) for k, v in kwargs.items()}
+        arrays = tuple(a for a in plain_args if isinstance(a, np.ndarray))
+        result = report(func.__name__, arrays, lambda: func(*plain_args, **plain_kwargs))
+        return tuple(map(_wrap, result)) if isinstance(result, tuple) else _wrap(result)
+
+
+def tensor(array: np.ndarray) -> Tensor:
+    """The same object array (a view), as a Tensor: numpy calls on it can be traced."""
+    return np.asarray(array, dtype=object).view(Tensor)
