@@ -1,5 +1,6 @@
 """The three graphs the display is judged on: a one-line formula (48 nodes), a
-1,500-node chain and a micrograd MLP training step (about 33,000 nodes), as cells.
+1,500-node chain and a micrograd MLP training step (about 33,000 nodes), as cells;
+and a numpy network whose numpy calls are drawn as tensors (929 nodes).
 
 The browser tests put these in notebooks; the Python tests trace them in a shell.
 """
@@ -59,4 +60,18 @@ TRAIN_STEP = (
     "%%grad X -r step\n"
     "scores = [model(x) for x in X]\n"
     "loss = sum((s - y)**2 for s, y in zip(scores, Y)) / len(Y)"
+)
+
+# A two-layer numpy network on arrays of traced values: each numpy call is one tensor box.
+NUMPY_MLP_SETUP = """\
+import numpy as np
+rng = np.random.default_rng(0)
+W1_0, b1_0 = rng.normal(size=(16, 2)), rng.normal(size=16)
+W2_0, b2_0 = rng.normal(size=(16, 16)) * 0.3, rng.normal(size=16)
+x_0 = np.array([0.5, -1.2])
+"""
+NUMPY_MLP = (
+    "%%grad W1=W1_0 b1=b1_0 W2=W2_0 b2=b2_0 x=x_0\n"
+    "h = np.tanh(W1 @ x + b1)\n"
+    "y = (W2 @ h + b2).sum()"
 )

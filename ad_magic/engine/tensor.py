@@ -15,7 +15,7 @@ With nobody listening it is a plain object array.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -65,17 +65,18 @@ class Tensor(np.ndarray):
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         args = tuple(_plain(a) for a in inputs)
-        if "out" in kwargs:
-            kwargs["out"] = tuple(_plain(a) for a in kwargs["out"])
+        outs = kwargs.get("out")
+        if outs:
+            kwargs["out"] = tuple(_plain(a) for a in outs)
         result = report(
             call_name(ufunc, method), args, lambda: getattr(ufunc, method)(*args, **kwargs)
         )
-        if "out" in kwargs and isinstance(result, np.ndarray):
-            return inputs[0] if result is args[0] else _wrap(result)  # in place: w += x
+        if outs:  # in place, as w += x: the arrays given
+            return outs[0] if len(outs) == 1 else outs
         return tuple(map(_wrap, result)) if isinstance(result, tuple) else _wrap(result)
 
     def __array_function__(
-        self, func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, func: Any, types: Iterable[Any], args: Iterable[Any], kwargs: Mapping[str, Any]
     ) -> Any:
         # numpy's functions (np.dot, np.sum, np.mean) on the plain arrays; ufuncs they
         # call inside are part of this call.

@@ -33,7 +33,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ad_magic.trace.graph import Graph
+import numpy as np
+
+from ad_magic.trace.graph import ArrayOp, Graph
 
 ARRAY = "\x1f"  # in a path: `label ARRAY k` is the k-th numpy call (labels may repeat)
 
@@ -100,7 +102,8 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     budget, go into an `inputs` group (the inputs) and blocks (the rest); an
     array input is a group of its own.
     A numpy call's nodes then go into a group of their own, inside the
-    deepest group they all share (a call inside a line inside a function).
+    deepest group they all share (a call inside a line inside a function),
+    and within it by the element of the result they make (`matmul[3]`).
     Wherever more than two thirds of the budget would sit side by side (50
     calls of one function, a line that makes 30,000 nodes), they are put into
     nested blocks of consecutive ones.
@@ -122,9 +125,11 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
         prefix = min((out[i] for i in held), key=len)
         while any(out[i][: len(prefix)] != prefix for i in held):
             prefix = prefix[:-1]
-        key = f"{op.label}{ARRAY}{k}"
+        title = f"{op.label}{ARRAY}{k}"
+        element = elements(graph, op, held, index)
         for i in held:
-            out[i] = (*prefix, key, *out[i][len(prefix) :])
+            inner = (element[i],) if i in element else ()
+            out[i] = (*prefix, title, *inner, *out[i][len(prefix) :])
     width = max(2, budget * 2 // 3)
     stack = [(members, 0)]  # nodes sharing a path prefix, and its length
     while stack:
@@ -153,6 +158,28 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
                 extra = len(block)
         stack += [(items[k], depth + extra + 1) for k in keys if isinstance(k, str)]
     return out
+
+
+def elements(graph: Graph, op: ArrayOp, held: list[int], index: dict[str, int]) -> dict[int, str]:
+    """Node -> the element of the call's result it goes into (`matmul[3]`), when the
+    elements take several nodes each (the products and sums of one row of `W @ x`)."""
+    inside = set(held)
+    where = {index[n]: k for k, n in enumerate(op.result) if n and index[n] in inside}
+    if len(where) < 2 or len(where) == len(held):
+        return {}
+    used_by: dict[int, int] = {}  # a node -> the first node of the call that uses it
+    for i in held:
+        for parent in graph.nodes[i].parents:
+            j = index[parent]
+            if j in inside:
+                used_by.setdefault(j, i)
+    for i in reversed(held):  # users before what they use
+        if i not in where and used_by.get(i) in where:
+            where[i] = where[used_by[i]]
+    return {
+        i: f"{op.name}[{','.join(map(str, np.unravel_index(k, op.shape)))}]"
+        for i, k in where.items()
+    }
 
 
 def only_blocks(group: Group) -> bool:
@@ -333,9 +360,12 @@ class View:
         """Drawn group id -> its label, made unique by the id where labels repeat."""
         drawn = [u for u in self.units() if u in self.groups]
         labels = [self.groups[u].label for u in drawn]
-        # A repeated numpy call (`add (16,)` on two lines) is told apart by its line first.
+        # A repeated label (`add (16,)` on two lines) is told apart by its line first.
         lines = [self._line(u) for u in drawn]
-        placed = [f"{label} ({line})" if line else label for label, line in zip(labels, lines)]
+        placed = [
+            f"{label} ({line})" if line else label
+            for label, line in zip(labels, lines, strict=True)
+        ]
         return {
             u: label
             if labels.count(label) == 1
@@ -346,10 +376,9 @@ class View:
         }
 
     def _line(self, group_id: str) -> str:
-        """`line 3` for an array group made by a line of the cell, else ''."""
-        group = self.groups[group_id]
-        line = self.graph.nodes[group.first].line
-        return f"line {line}" if group.array and line is not None else ""
+        """`line 3` for a group made by (a call on) a line of the cell, else ''."""
+        line = self.graph.nodes[self.groups[group_id].first].line
+        return f"line {line}" if line is not None else ""
 
     def units(self) -> list[str]:
         """The ids drawn, nodes and groups, in creation order of their first node."""

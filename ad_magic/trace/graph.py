@@ -93,6 +93,7 @@ class ArrayOp:
     shapes: tuple[Shape, ...]  # its operands' shapes; none for an input
     shape: Shape  # the result's shape (the input's)
     nodes: tuple[str, ...]  # the nodes it made (holds), in creation order
+    result: tuple[str, ...] = ()  # the result's elements in C order (node ids; "" if none)
 
     @property
     def label(self) -> str:

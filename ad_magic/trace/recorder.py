@@ -19,10 +19,11 @@ import sys
 import sysconfig
 from collections.abc import Iterable
 from types import CodeType, FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 import IPython
 import numpy
+import numpy as np
 
 from ad_magic.engine.ops import CONST, INPUT
 from ad_magic.engine.tensor import Shape, shape_of
@@ -31,8 +32,18 @@ from ad_magic.trace.reads import Read, read
 
 Position = tuple[int, int, int, int] | None  # line, end_line, col, end_col (cell-relative)
 Site = tuple[tuple[str, ...], CodeType, int] | None  # calls, cell code, instruction offset
-# One numpy call: name, operand shapes, result shape, and the nodes it made, made[start:stop]
-ArrayCall = tuple[str, list[Shape], Shape, int, int]
+
+
+class ArrayCall(NamedTuple):
+    """One numpy call on traced arrays, and the nodes it made: made[start:stop]."""
+
+    name: str
+    shapes: list[Shape]  # its operands'
+    shape: Shape  # its result's
+    start: int
+    stop: int
+    result: list[int]  # id() of each element of the result, in C order
+
 
 _AD_MAGIC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package folder
 _PACKAGES = tuple(
@@ -126,7 +137,13 @@ class Recorder:
         finally:
             self._in_array = False
         if len(self.made) > start:
-            self.arrays.append((name, shapes, shape_of(result), start, len(self.made)))
+            # (The recorder holds what was made, so these ids stay theirs during the run.)
+            elements = (
+                list(map(id, result.flat)) if isinstance(result, np.ndarray) else [id(result)]
+            )
+            self.arrays.append(
+                ArrayCall(name, shapes, shape_of(result), start, len(self.made), elements)
+            )
         return result
 
     def compare(self, symbol: str, left: Any, right: Any, outcome: bool) -> None:

@@ -90,10 +90,11 @@ def array_ops(recorder: Recorder, ids: dict[int, str]) -> list[ArrayOp]:
     """The numpy calls the run recorded, each with the nodes of the graph it made."""
     made = recorder.made
     found = []
-    for name, shapes, shape, start, stop in recorder.arrays:
-        nodes = tuple(ids[id(v)] for v in made[start:stop] if id(v) in ids)
+    for call in recorder.arrays:
+        nodes = tuple(ids[id(v)] for v in made[call.start : call.stop] if id(v) in ids)
         if nodes:
-            found.append(ArrayOp(name, tuple(shapes), shape, nodes))
+            result = tuple(ids.get(k, "") for k in call.result)
+            found.append(ArrayOp(call.name, tuple(call.shapes), call.shape, nodes, result))
     return found
 
 

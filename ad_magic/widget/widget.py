@@ -481,7 +481,7 @@ class GradWidget(anywidget.AnyWidget):
             self.focus = opened[-1].id
             self._relayout()
         self.selected = target
-        self.found = {"query": query, "node": target, "box": self._unit[target]}
+        self.found = {"query": query, "node": target, "box": self._unit.get(target, target)}
         return target
 
     def set_width(self, width: float) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 import ad_magic
 from ad_magic import Dual, Value, relu, sigmoid, sin
+from ad_magic.engine import tensor
 from ad_magic.engine.ops import BY_UFUNC
 
 
@@ -117,3 +118,61 @@ def test_free_functions_broadcast_mixed_inputs():
 def test_free_function_refuses_mixed_modes():
     with pytest.raises(TypeError, match="cannot mix"):
         ad_magic.maximum(Value(1.0), Dual(1.0))
+
+
+# Tensors: object arrays whose numpy calls a trace can see (engine.tensor)
+
+
+@pytest.fixture
+def heard(monkeypatch):
+    """What numpy calls on Tensors report: (name, operand shapes, result shape)."""
+    calls = []
+
+    def listen(name, shapes, run):
+        result = run()
+        calls.append((name, shapes, tensor.shape_of(result)))
+        return result
+
+    monkeypatch.setattr(tensor, "on_call", listen)
+    return calls
+
+
+def test_tensor_calls_report_name_and_shapes(heard):
+    W = tensor.tensor(np.array([[Value(0.1 * (i + j)) for j in range(3)] for i in range(4)]))
+    x = tensor.tensor(values(1.0, 2.0, 3.0))
+    h = np.tanh(W @ x + 1.0)
+    s = h.sum()
+    d = np.dot(h, h)
+    m = np.mean(h)
+    r = sigmoid(h)
+    assert [type(a).__name__ for a in (W @ x, h, r)] == ["Tensor"] * 3
+    assert isinstance(s, Value) and isinstance(d, Value) and isinstance(m, Value)
+    assert heard[:7] == [
+        ("matmul", [(4, 3), (3,)], (4,)),
+        ("add", [(4,), ()], (4,)),
+        ("tanh", [(4,)], (4,)),
+        ("sum", [(4,)], ()),
+        ("dot", [(4,), (4,)], ()),
+        ("mean", [(4,)], ()),  # one call: the sum and division inside are its own
+        ("sigmoid", [(4,)], (4,)),
+    ]
+
+
+def test_tensors_compute_as_plain_object_arrays(heard):
+    A = np.array([[Value(1.0), Value(-2.0)], [Value(0.5), Value(3.0)]])
+    v = values(0.3, -0.7)
+    plain = (np.tanh(A @ v) * 2.0).sum()
+    t = (np.tanh(tensor.tensor(A) @ tensor.tensor(v)) * 2.0).sum()
+    assert t.data == plain.data
+    plain.backward()
+    grads = [a.grad for a in A.flat]
+    for a in [*A.flat, *v]:
+        a.grad = 0.0
+    t.backward()
+    assert [a.grad for a in A.flat] == grads
+    w = tensor.tensor(values(1.0, 2.0))
+    before = w
+    w += v  # in place stays the same Tensor
+    assert w is before and [e.data for e in w] == [1.3, 1.3]
+    tensor.on_call = None
+    assert np.tanh(w).shape == (2,) and heard[-1][0] == "add"  # nobody listens: nothing heard

@@ -1,0 +1,222 @@
+"""Arrays as tensors: each numpy call on arrays of traced values is one box with its
+shape and op (`matmul (16×2)·(2,) → (16,)`), inside its line or function call, stepped
+as one step, opening to its elements; the elements and gradients stay as they were."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from graphs import NUMPY_MLP, NUMPY_MLP_SETUP
+from support import run, traced
+
+from ad_magic import Value
+from ad_magic.render import summary, to_svg
+from ad_magic.render.groups import Group, View
+from ad_magic.trace.steps import GroupStep, Step
+from ad_magic.widget.widget import GradWidget
+
+
+@pytest.fixture
+def mlp(shell: Any) -> Any:
+    shell.reset(new_session=False)
+    run(shell, NUMPY_MLP_SETUP)
+    run(shell, NUMPY_MLP)
+    return shell.user_ns["_grad"]
+
+
+def drawn_groups(view: View) -> list[Group]:
+    return [view.groups[u] for u in view.units() if u in view.groups]
+
+
+def by_label(view: View, label: str) -> Group:
+    (group,) = [g for g in view.groups.values() if g.label == label]
+    return group
+
+
+def test_each_numpy_call_records_its_name_shapes_and_nodes(mlp: Any) -> None:
+    ns = mlp.tracer.namespace
+    graph = mlp.graph
+    assert [op.label for op in graph.arrays] == [
+        "W1 (16×2)",
+        "b1 (16,)",
+        "W2 (16×16)",
+        "b2 (16,)",
+        "x (2,)",
+        "matmul (16×2)·(2,) → (16,)",
+        "add (16,)",
+        "tanh (16,)",
+        "matmul (16×16)·(16,) → (16,)",
+        "add (16,)",
+        "sum (16,) → ()",
+    ]
+    # A matrix-vector product on objects: m·n products and m·(n-1) additions per call.
+    for op in graph.arrays:
+        ops_in = [graph[n].op.name for n in op.nodes]
+        if op.name == "matmul":
+            (m, n), _ = op.shapes
+            assert ops_in.count("mul") == m * n and ops_in.count("add") == m * (n - 1)
+        elif op.name == "tanh":
+            assert ops_in == ["tanh"] * 16
+        elif op.name == "sum":
+            assert ops_in == ["add"] * 15 and op.shape == ()
+        elif not op.shapes:  # an array input holds its elements
+            assert len(op.nodes) == np.prod(op.shape) == ns[op.name].size
+    # The elements are the nodes the arrays hold: h's are tanh's nodes, in order.
+    tanh = next(op for op in graph.arrays if op.name == "tanh")
+    assert [graph[n].value for n in tanh.nodes] == [v.data for v in ns["h"]]
+
+
+def test_the_first_view_is_a_handful_of_tensor_boxes(mlp: Any) -> None:
+    graph = mlp.graph
+    view = View(graph)
+    assert view.grouped and len(graph) == 929
+    units = view.units()
+    labels = [g.label for g in drawn_groups(view)]
+    assert sorted(labels) == sorted(
+        [
+            *("W1 (16×2)", "b1 (16,)", "W2 (16×16)", "b2 (16,)", "x (2,)"),
+            *("matmul (16×2)·(2,) → (16,)", "add (16,)", "tanh (16,)"),
+            *("matmul (16×16)·(16,) → (16,)", "add (16,)", "sum (16,) → ()"),
+        ]
+    )
+    assert graph.output in units and len(units) == len(labels) + 1  # y is drawn as itself
+    # Repeated labels are told apart by their line where the display names them.
+    names = view.names()
+    assert sorted(n for n in names.values() if n.startswith("add")) == [
+        "add (16,) (line 1)",
+        "add (16,) (line 2)",
+    ]
+
+
+def test_tensor_groups_sit_inside_their_line_and_function_call(shell: Any) -> None:
+    cell = (
+        "def layer(W, v, b):\n"
+        "    return np.tanh(W @ v + b)\n"
+        "h = layer(W1, x, b1)\n"
+        "out = np.sum(layer(W2, h, b2) * 2.0) + np.dot(h, h)"
+    )
+    result = traced(shell, "W1=np.full((12,3),0.1) b1=np.zeros(12) W2=np.full((12,12),0.05) "
+                    "b2=np.zeros(12) x=np.array([1.0,2.0,3.0])", cell)  # fmt: skip
+    view = View(result.graph, budget=100)
+    chains = {
+        tuple(g.label for g in view.chains[view.index[op.nodes[0]]][:2]): op
+        for op in result.graph.arrays
+    }
+    assert ("layer#0", "matmul (12×3)·(3,) → (12,)") in chains
+    assert ("layer#0", "tanh (12,)") in chains
+    assert ("layer#1", "matmul (12×12)·(12,) → (12,)") in chains
+    # Outside any call, a numpy call sits inside its line (two calls on line 4).
+    assert ("line 4", "multiply (12,), () → (12,)") in chains
+    assert ("line 4", "sum (12,) → ()") in chains
+    assert ("line 4", "dot (12,)·(12,) → ()") in chains
+
+
+def test_the_pass_at_the_first_view_is_a_step_per_tensor(mlp: Any) -> None:
+    view = View(mlp.graph)
+    flat = mlp.steps("reverse")
+    level = mlp.steps("reverse", level=view.level())
+    assert len(level) <= 12 < len(flat)
+    assert sum(len(s.steps) if isinstance(s, GroupStep) else 1 for s in level) == len(flat)
+    tanh = next(s for s in level if isinstance(s, GroupStep) and s.group == "tanh (16,)")
+    assert tanh.equation.startswith("tanh (16,): 16 gradients flow into its inputs, sum ")
+    # What leaves tanh is the gradient of the 16 additions before it, as the flat pass has it.
+    add = next(
+        g
+        for g, name in zip(drawn_groups(view), view.names().values(), strict=True)
+        if name == "add (16,) (line 1)"
+    )
+    assert {s.node for s in tanh.leaving} == set(view.members(add.id))
+    assert tanh.total == pytest.approx(sum(mlp.graph[n].grad for n in view.members(add.id)))
+    matmul = next(
+        s for s in level if isinstance(s, GroupStep) and s.group.startswith("matmul (16×2)")
+    )
+    assert matmul.equation.startswith("matmul (16×2)·(2,) → (16,): 64 gradients flow into its")
+
+
+def test_a_tensor_opens_to_its_elements_and_closes_again(mlp: Any) -> None:
+    w = GradWidget(mlp)
+    top = w.counts["reverse"]
+    matmul = by_label(w.view, "matmul (16×2)·(2,) → (16,)")
+    w.toggle(matmul.id)
+    members = w.view.members(matmul.id)
+    assert len(members) == 48 and matmul.id not in w.view.units()
+    assert [t["title"] for t in w.trail][-1] == "matmul (16×2)·(2,) → (16,)"  # the breadcrumb
+    level = mlp.steps("reverse", level=w.view.level())
+    assert w.counts["reverse"] == len(level) > top
+    # It opens to the 16 elements of its result, each the products and sum of one row,
+    # each one step here; opening one steps through its inside.
+    rows = [w.view.groups[u] for u in w.view.units() if u in w.view.groups]
+    rows = [g for g in rows if g in matmul.children]
+    assert [g.label for g in rows] == [f"matmul[{i}]" for i in range(16)]
+    assert all(g.size == 3 for g in rows)  # W1[i,0]*x[0] + W1[i,1]*x[1]
+    names = w.view.names()
+    row_steps = [
+        s for s in level if isinstance(s, GroupStep) and s.group in {names[g.id] for g in rows}
+    ]
+    assert len(row_steps) == 16
+    assert row_steps[0].equation.startswith(
+        f"{row_steps[0].group}: 4 gradients flow into its inputs"
+    )
+    before = w.counts["reverse"]
+    w.toggle(rows[3].id)
+    level = mlp.steps("reverse", level=w.view.level())
+    inside = [s for s in level if isinstance(s, Step) and s.via in w.view.members(rows[3].id)]
+    # The sum gives its two products their gradient; what they pass on into W1 and x
+    # is those collapsed inputs' step.
+    assert w.counts["reverse"] > before and len(inside) == 2
+    assert {w.result.graph[s.node].op.name for s in inside} == {"mul"}
+    w.toggle(rows[3].id)
+    w.toggle(matmul.id)
+    assert matmul.id in w.view.units() and w.counts["reverse"] == top
+
+
+def test_elements_stay_findable_and_in_the_records(mlp: Any) -> None:
+    w = GradWidget(mlp)
+    element = next(n for n in mlp.nodes if n.name == "W1[3,1]")
+    assert w.find("W1[3,1]") == element.id and w.found["box"] == element.id
+    assert "W1 (16×2)" in [t["title"] for t in w.trail]
+    assert w.find("sum (16,)") == by_label(w.view, "sum (16,) → ()").id
+    assert len(mlp.nodes) == len(mlp.graph)
+
+
+def test_gradients_are_those_of_plain_arrays_and_finite_differences(mlp: Any) -> None:
+    ns = mlp.tracer.namespace
+    W1, b1, W2, b2, x = (ns[k] for k in ("W1_0", "b1_0", "W2_0", "b2_0", "x_0"))
+    # By hand: y = sum(W2 tanh(W1 x + b1) + b2).
+    h = np.tanh(W1 @ x + b1)
+    dh = W2.T @ np.ones(16)
+    dpre = dh * (1 - h**2)
+    expected = {
+        "W1": np.outer(dpre, x),
+        "b1": dpre,
+        "W2": np.outer(np.ones(16), h),
+        "x": W1.T @ dpre,
+    }
+    for name, grad in expected.items():
+        np.testing.assert_allclose(mlp.grads[name], grad, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(mlp.grads["b2"], np.ones(16))
+    # The same computation on plain object arrays, outside the magic.
+    leaves = [np.vectorize(Value, otypes=[object])(a) for a in (W1, b1, W2, b2, x)]
+    y = (leaves[2] @ np.tanh(leaves[0] @ leaves[4] + leaves[1]) + leaves[3]).sum()
+    y.backward()
+    assert y.data == mlp.value
+    for name, arr in zip(["W1", "b1", "W2", "b2", "x"], leaves, strict=True):
+        assert np.array_equal(mlp.grads[name], np.vectorize(lambda v: v.grad)(arr))
+    assert mlp.check().ok()
+
+
+def test_tensor_labels_are_drawn_in_the_svg_and_the_text(mlp: Any) -> None:
+    view = View(mlp.graph)
+    svg = to_svg(mlp.graph, view)
+    text = summary(mlp.graph, view)
+    for group in drawn_groups(view):
+        assert f">{group.label.replace('>', '&gt;')}</text>" in svg
+        assert f"{group.label}  ({group.size} nodes)" in text
+
+
+def test_scalar_cells_and_plain_arrays_record_no_tensors(shell: Any) -> None:
+    result = traced(shell, "x=0.5", "h = x\nfor i in range(200):\n    h = tanh(h*0.9 + 0.1)")
+    assert result.graph.arrays == []
+    assert all(not g.array for g in View(result.graph).groups.values())
