@@ -67,6 +67,12 @@ EXPECTED = {
         "dy/dw of w.x: [ 1.   3.  -0.5]",
         "match: True",
         "logistic regression: loss 0.24119884, dloss/db -0.06059446",
+        "929 nodes, 12 boxes:",
+        "| matmul (16×2)·(2,) → (16,) | add (16,) | tanh (16,) |",
+        "backward pass: 9 steps at this level, 1199 in all",
+        "tanh (16,): 16 gradients flow into its inputs, sum -4.404 (16 steps)",
+        "dy/dW1 matches outer(dpre, x): True",
+        "dy/dx matches W1.T dpre: True",
     ],
     "06_micrograd_lecture.ipynb": [
         "dL/da = 6.0  dL/db = -4.0  dL/dc = -2.0  dL/df = 4.0",
