@@ -63,6 +63,9 @@ def _wrap(x: Any) -> Any:
 class Tensor(np.ndarray):
     """An object array whose numpy calls a trace can see (see the module's docstring)."""
 
+    def __repr__(self) -> str:
+        return repr(self.view(np.ndarray))  # it reads as the object array it is
+
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         args = tuple(_plain(a) for a in inputs)
         outs = kwargs.get("out")
@@ -78,12 +81,14 @@ class Tensor(np.ndarray):
     def __array_function__(
         self, func: Any, types: Iterable[Any], args: Iterable[Any], kwargs: Mapping[str, Any]
     ) -> Any:
-        # numpy's functions (np.dot, np.sum, np.mean) on the plain arrays; ufuncs they
-        # call inside are part of this call.
-        plain_args = tuple(_plain(a) for a in args)
-        plain_kwargs = {k: _plain(v) for k, v in kwargs.items()}
-        arrays = tuple(a for a in plain_args if isinstance(a, np.ndarray))
-        result = report(func.__name__, arrays, lambda: func(*plain_args, **plain_kwargs))
+        # numpy's functions (np.dot, np.sum, np.mean) as numpy implements them; the
+        # calls they make inside are part of this one.
+        arrays = tuple(a for a in args if isinstance(a, np.ndarray))
+
+        def run() -> Any:
+            return super(Tensor, self).__array_function__(func, types, args, kwargs)
+
+        result = report(func.__name__, arrays, run)
         return tuple(map(_wrap, result)) if isinstance(result, tuple) else _wrap(result)
 
 

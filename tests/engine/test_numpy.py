@@ -127,10 +127,16 @@ def test_free_function_refuses_mixed_modes():
 def heard(monkeypatch):
     """What numpy calls on Tensors report: (name, operand shapes, result shape)."""
     calls = []
+    depth = [0]
 
     def listen(name, shapes, run):
-        result = run()
-        calls.append((name, shapes, tensor.shape_of(result)))
+        depth[0] += 1
+        try:
+            result = run()
+        finally:
+            depth[0] -= 1
+        if not depth[0]:  # the calls numpy makes inside one are part of it
+            calls.append((name, shapes, tensor.shape_of(result)))
         return result
 
     monkeypatch.setattr(tensor, "on_call", listen)
@@ -146,6 +152,11 @@ def test_tensor_calls_report_name_and_shapes(heard):
     m = np.mean(h)
     r = sigmoid(h)
     assert [type(a).__name__ for a in (W @ x, h, r)] == ["Tensor"] * 3
+    assert repr(h).startswith("array([Value(")  # shown as the object array it is
+    # Functions that take lists of arrays work on Tensors inside them as on object arrays.
+    stacked = np.stack([h, np.concatenate([h[:2], h[2:]])])
+    assert type(stacked).__name__ == "Tensor" and stacked.shape == (2, 4)
+    assert [v.data for v in stacked[1]] == [v.data for v in h]
     assert isinstance(s, Value) and isinstance(d, Value) and isinstance(m, Value)
     assert heard[:7] == [
         ("matmul", [(4, 3), (3,)], (4,)),
