@@ -75,3 +75,9 @@ NUMPY_MLP = (
     "h = np.tanh(W1 @ x + b1)\n"
     "y = (W2 @ h + b2).sum()"
 )
+# Its tensors, in the order made: the array inputs, then a box per numpy call.
+NUMPY_MLP_TENSORS = [
+    *("W1 (16×2)", "b1 (16,)", "W2 (16×16)", "b2 (16,)", "x (2,)"),
+    *("matmul (16×2)·(2,) → (16,)", "add (16,)", "tanh (16,)"),
+    *("matmul (16×16)·(16,) → (16,)", "add (16,)", "sum (16,) → ()"),
+]

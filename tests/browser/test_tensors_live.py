@@ -7,7 +7,7 @@ Screenshots go to artifacts/tensors_*.png.
 
 from __future__ import annotations
 
-from graphs import NUMPY_MLP, NUMPY_MLP_SETUP
+from graphs import NUMPY_MLP, NUMPY_MLP_SETUP, NUMPY_MLP_TENSORS
 from jupyter_harness import JupyterServer, NotebookPage
 from playwright.sync_api import Locator, Page, expect
 from test_widget_navigation import (
@@ -17,20 +17,6 @@ from test_widget_navigation import (
     open_widget,
     set_theme,
 )
-
-LABELS = [
-    "W1 (16×2)",
-    "b1 (16,)",
-    "W2 (16×16)",
-    "b2 (16,)",
-    "x (2,)",
-    "matmul (16×2)·(2,) → (16,)",
-    "add (16,)",
-    "tanh (16,)",
-    "matmul (16×16)·(16,) → (16,)",
-    "add (16,)",
-    "sum (16,) → ()",
-]
 
 # Each group box's label: its text, rendered size in CSS px, whether it fits inside its
 # box's outline and lies inside the graph's viewport.
@@ -61,7 +47,7 @@ def check_tensors(nb: NotebookPage, w: Locator, name: str) -> None:
     boxes = first_view(w)
     assert boxes == 12, boxes  # 11 tensors and y
     labels = tensor_boxes(w)
-    assert sorted(str(b["text"]) for b in labels) == sorted(LABELS), labels
+    assert sorted(str(b["text"]) for b in labels) == sorted(NUMPY_MLP_TENSORS), labels
     for box in labels:
         assert float(str(box["px"])) >= 12 and box["fits"] and box["seen"], box
     bad = low_contrast(w)

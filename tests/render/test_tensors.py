@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from graphs import NUMPY_MLP, NUMPY_MLP_SETUP
+from graphs import NUMPY_MLP, NUMPY_MLP_SETUP, NUMPY_MLP_TENSORS
 from support import run, traced
 
 from ad_magic import Value
@@ -38,19 +38,7 @@ def by_label(view: View, label: str) -> Group:
 def test_each_numpy_call_records_its_name_shapes_and_nodes(mlp: Any) -> None:
     ns = mlp.tracer.namespace
     graph = mlp.graph
-    assert [op.label for op in graph.arrays] == [
-        "W1 (16×2)",
-        "b1 (16,)",
-        "W2 (16×16)",
-        "b2 (16,)",
-        "x (2,)",
-        "matmul (16×2)·(2,) → (16,)",
-        "add (16,)",
-        "tanh (16,)",
-        "matmul (16×16)·(16,) → (16,)",
-        "add (16,)",
-        "sum (16,) → ()",
-    ]
+    assert [op.label for op in graph.arrays] == NUMPY_MLP_TENSORS  # in the order made
     # A matrix-vector product on objects: m·n products and m·(n-1) additions per call.
     for op in graph.arrays:
         ops_in = [graph[n].op.name for n in op.nodes]
@@ -74,13 +62,7 @@ def test_the_first_view_is_a_handful_of_tensor_boxes(mlp: Any) -> None:
     assert view.grouped and len(graph) == 929
     units = view.units()
     labels = [g.label for g in drawn_groups(view)]
-    assert sorted(labels) == sorted(
-        [
-            *("W1 (16×2)", "b1 (16,)", "W2 (16×16)", "b2 (16,)", "x (2,)"),
-            *("matmul (16×2)·(2,) → (16,)", "add (16,)", "tanh (16,)"),
-            *("matmul (16×16)·(16,) → (16,)", "add (16,)", "sum (16,) → ()"),
-        ]
-    )
+    assert sorted(labels) == sorted(NUMPY_MLP_TENSORS)
     assert graph.output in units and len(units) == len(labels) + 1  # y is drawn as itself
     # Repeated labels are told apart by their line where the display names them.
     names = view.names()
