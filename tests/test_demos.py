@@ -43,7 +43,7 @@ EXPECTED = {
     "03_backprop_small_network.ipynb": [
         "105 parameters",
         "1122 nodes",
-        "8 boxes drawn",
+        "9 boxes drawn",  # the weights, xb (4×2), the four model calls, two lines, loss
         "L2.n0.w0: backward() 0.299414, traced 0.299414",
         "(contribution 6 of 6, running sum 0.2994)",
     ],

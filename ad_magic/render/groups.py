@@ -30,6 +30,7 @@ other groups are opened. The graph's output is always drawn as itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -38,11 +39,12 @@ import numpy as np
 from ad_magic.trace.graph import ArrayOp, Graph
 
 ARRAY = "\x1f"  # in a path: `label ARRAY k` is the k-th numpy call (labels may repeat)
+_NUMBERED = re.compile(ARRAY + r"\d+")
 
 
-def shown_title(title: str) -> str:
-    """A path step as drawn: an array op's label without its number."""
-    return title.partition(ARRAY)[0]
+def shown_title(step: str) -> str:
+    """A path step as a group's title: a numpy call's label without its number."""
+    return _NUMBERED.sub("", step)
 
 
 @dataclass(eq=False)
@@ -50,9 +52,10 @@ class Group:
     """Nodes that share a path prefix: one user-function call, one line or one block."""
 
     id: str  # "g{depth}_{first node id}"
-    title: str  # the call ("Neuron.__call__#5"), "line 3" or a block "n0 … n99"
+    title: str  # the call ("Neuron.__call__#5"), "line 3", a block "n0 … n99", a numpy call
     depth: int
     first: int  # position of its first node in creation order
+    array: bool = False  # one numpy call (or array input) drawn as a tensor
     size: int = 0  # nodes inside, at any depth
     nodes: list[str] = field(default_factory=list)  # nodes whose path ends here
     children: list[Group] = field(default_factory=list)  # subgroups, in creation order
@@ -60,7 +63,7 @@ class Group:
     @property
     def label(self) -> str:
         """The title as drawn: a block of calls reads `MLP.__call__ #0 … #666`."""
-        first, sep, last = map(shown_title, self.title.partition(" … "))
+        first, sep, last = self.title.partition(" … ")
         head, hash_, number = first.partition("#")
         if sep and hash_ and last.startswith(head + "#"):
             return f"{head} #{number} … #{last[len(head) + 1 :]}"
@@ -70,12 +73,7 @@ class Group:
     def family(self) -> str:
         """Siblings of one family open together: calls of one function, numpy calls of
         one label."""
-        return shown_title(self.title).split("#")[0] or self.id
-
-    @property
-    def array(self) -> bool:
-        """One numpy call (or array input) drawn as a tensor."""
-        return ARRAY in self.title and " … " not in self.title
+        return self.title.split("#")[0] or self.id
 
     @property
     def trivial(self) -> bool:
@@ -233,7 +231,9 @@ class View:
                 key = path[:depth]
                 group = by_key.get(key)
                 if group is None:
-                    group = Group(f"g{depth}_{node.id}", path[depth - 1], depth, i)
+                    step = path[depth - 1]
+                    group = Group(f"g{depth}_{node.id}", shown_title(step), depth, i)
+                    group.array = ARRAY in step and " … " not in step
                     by_key[key] = group
                     self.groups[group.id] = group
                     parent.children.append(group)
