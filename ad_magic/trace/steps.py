@@ -221,7 +221,7 @@ class GroupStep:
     def value(self) -> float:
         return self.total
 
-    @property
+    @cached_property
     def total(self) -> float:
         if self.mode == "reverse":
             return sum(s.value for s in self.leaving)

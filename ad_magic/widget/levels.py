@@ -36,21 +36,29 @@ class Passes:
         self.nodes: dict[str, np.ndarray] = {}
         self.vias: dict[str, np.ndarray] = {}  # reverse: the child the gradient comes from
         self.edged: dict[str, np.ndarray] = {}  # reverse: the steps along an edge (not the seed)
+        self.values: dict[str, np.ndarray] = {}  # reverse: each step's contribution
         for key, steps in flat.items():
             self.nodes[key] = np.fromiter((index[s.node] for s in steps), np.intp, len(steps))
             if key == "reverse":
                 get = index.get  # -1, one past the end: NONE in a level (the seed's via is a name)
                 self.vias[key] = np.fromiter((get(s.via, -1) for s in steps), np.intp, len(steps))
                 self.edged[key] = np.fromiter((bool(s.edges) for s in steps), bool, len(steps))
+                self.values[key] = np.fromiter((s.value for s in steps), float, len(steps))
 
     def at(self, view: View) -> tuple[dict[str, list[Step | GroupStep]], dict[int, slice]]:
         """Each pass at the view's level, and each group step's slice of its flat pass."""
         names = view.names()
-        codes = {box: k for k, box in enumerate(names)}
         titles = list(names.values())
-        # A group number per node, and one more entry: NONE for a via that is no node.
-        level = np.fromiter((codes.get(u, NONE) for u in view.unit_of()), np.intp, self.size)
-        level = np.append(level, NONE)
+        # The box of each node as a number (one more entry, NONE: a via that is no node),
+        # and the group of each node drawn inside a collapsed one (else NONE).
+        self.units = view.units()
+        codes = {box: k for k, box in enumerate(self.units)}
+        self.unit = np.append(
+            np.fromiter((codes[u] for u in view.unit_of()), np.intp, self.size), NONE
+        )
+        group = np.full(len(self.units) + 1, NONE)
+        group[[codes[box] for box in names]] = np.arange(len(names))
+        level = group[self.unit]
         # A forward group step finds what crosses its border from the names (when asked).
         forward = any(key != "reverse" for key in self.flat)
         named = view.level() if forward else {}
@@ -93,12 +101,24 @@ class Passes:
             group = GroupStep(mode, titles[code], tuple(steps[a:b]), named)
             if reverse:  # what crosses its border and what leaves it, found here at once
                 crossing = nodes[a:b] != vias[a:b]
+                leaving = crossing & (nodes[a:b] != code)
                 inside = steps[a:b]
                 group.__dict__["crossing"] = list(compress(inside, crossing))
-                group.__dict__["leaving"] = list(compress(inside, crossing & (nodes[a:b] != code)))
+                group.__dict__["leaving"] = list(compress(inside, leaving))
+                # the sum of what leaves, added in the same order as GroupStep.total adds it
+                group.__dict__["total"] = sum(self.values[key][a:b][leaving].tolist())
             spans[id(group)] = slice(a, b)
             out.append(group)
         return out
+
+    def edges(self, key: str, span: slice) -> list[list[str]]:
+        """Reverse mode: the edges between boxes, sorted, that a group step's crossing
+        steps use (each step's edge runs from its node to the node it comes from)."""
+        nodes, vias = self.unit[self.nodes[key][span]], self.unit[self.vias[key][span]]
+        keep = (nodes != vias) & (nodes != NONE) & (vias != NONE)
+        wide = len(self.units)
+        pairs = np.unique(nodes[keep] * wide + vias[keep]).tolist()
+        return sorted([self.units[p // wide], self.units[p % wide]] for p in pairs)
 
     def members(self, key: str, span: slice, shown: np.ndarray) -> list[int]:
         """Positions in pass `key` of the steps in `span` whose node is marked in `shown`."""

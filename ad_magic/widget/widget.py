@@ -307,19 +307,19 @@ class GradWidget(anywidget.AnyWidget):
         unit = self._unit
         page = []
         for s in steps[start : start + size]:
-            flat = s.crossing if isinstance(s, GroupStep) else (s,)  # the rest stay in one box
-            edges = {(unit[p], unit[c]) for f in flat for p, c in f.edges if unit[p] != unit[c]}
-            more = []
-            if isinstance(s, GroupStep):  # the table's nodes among its steps
-                span = self._spans.get(id(s))
-                inner = (
-                    [whole[i] for i in self._passes.members(key, span, marks)]
-                    if span is not None and self._passes is not None and marks is not None
-                    else [i for i in s.steps if i.node in shown]
-                )
-                more = [[i.node, total(i)] for i in inner]
+            span = self._spans.get(id(s)) if isinstance(s, GroupStep) else None
+            if span is not None and self._passes is not None and marks is not None:
+                edges = self._passes.edges(key, span) if key == "reverse" else None
+                inner = [whole[i] for i in self._passes.members(key, span, marks)]
+            else:
+                edges, inner = None, [i for i in getattr(s, "steps", ()) if i.node in shown]
+            if edges is None:  # a step's edges between boxes (inside one box, none is drawn)
+                flat = s.crossing if isinstance(s, GroupStep) else (s,)
+                pairs = {(unit[p], unit[c]) for f in flat for p, c in f.edges}
+                edges = sorted([p, c] for p, c in pairs if p != c)
+            more = [[i.node, total(i)] for i in inner]  # the table's nodes among a group's steps
             box = self._named[s.group] if isinstance(s, GroupStep) else unit[s.node]
-            page.append([s.node, box, sorted(map(list, edges)), equation(s), total(s), more])
+            page.append([s.node, box, edges, equation(s), total(s), more])
         return {"key": key, "start": start, "steps": page, "done": done}
 
     def _at_level(self, key: str, flat: int) -> int:
