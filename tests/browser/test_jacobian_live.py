@@ -100,6 +100,16 @@ def test_jacobian_fills_as_passes_end(
     filled(panel, *J)
     lab.screenshot("jacobian_forward_light_wide", w)
 
+    # A live input runs the cell again: J follows (r = 3: dv/dt = 3 cos t, du/dt = -3 sin t).
+    w.get_by_role("spinbutton", name="r value").fill("3")
+    w.get_by_role("spinbutton", name="r value").press("Enter")
+    want = {"u r": "0.7648", "u t": "-1.933", "v r": "0.6442", "v t": "2.295"}
+    lab.page.wait_for_function(
+        """([el, want]) => [...el.querySelectorAll('td[data-row]')].every(
+            td => td.textContent === want[td.dataset.row + ' ' + td.dataset.col])""",
+        arg=[panel.element_handle(), want],
+    )
+
     # Narrow: the panel goes below the graph.
     lab.page.set_viewport_size({"width": 700, "height": 900})
     graph_box, panel_box = w.locator(".ad-viewport").bounding_box(), panel.bounding_box()
