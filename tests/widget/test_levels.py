@@ -68,9 +68,14 @@ def test_the_fast_pass_is_at_level_for_every_view(shell: Any, seed: int) -> None
             slow = at_level(steps, level)
             same(fast[key], slow)
             checked += sum(isinstance(s, GroupStep) for s in slow)
+        unit = dict(zip(view.index, view.unit_of(), strict=True))
         for step in fast["reverse"]:
             if isinstance(step, GroupStep):
                 assert list(step.steps) == flat["reverse"][spans[id(step)]]
+                # the edges between boxes its crossing steps use, as the widget draws them
+                pairs = {(unit[p], unit[c]) for s in step.crossing for p, c in s.edges}
+                edges = sorted([p, c] for p, c in pairs if p != c)
+                assert passes.edges("reverse", spans[id(step)]) == edges
     assert checked > 20  # group steps were compared, not only single ones
 
 
