@@ -368,7 +368,17 @@ function render({ model, el }) {
     const found = nodesById.get(model.get("found").box);
     const vw = viewport.clientWidth, vh = viewport.clientHeight;
     const many = nodesById.size > FIRST_VIEW || regrouped;
-    if (!found && vw && many && (size.w > vw || size.h > vh)) { fit(); return; }
+    if (!found && vw && many && (size.w > vw || size.h > vh)) {
+      fit();
+      // A wide graph fitted to the width: the viewport no taller than what it shows.
+      const tall = Math.max(160, Math.ceil(size.h * zoom) + 12);
+      if (tall < vh) {
+        viewport.style.height = `${tall}px`;
+        panY = (tall - size.h * zoom) / 2;
+        applyZoom();
+      }
+      return;
+    }
     const target = found || canvas.querySelector("g.node.ad-current") || canvas.querySelector("g.node.output");
     if (target) showNode(target);
   }
