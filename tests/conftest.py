@@ -6,13 +6,21 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.testing.globalipapp import start_ipython
 
 # In CI the property tests draw the same examples on every run (Hypothesis's advice for
 # CI), so a landing does not hinge on luck; on a developer's machine they explore anew.
 settings.register_profile("ci", derandomize=True, print_blob=True)
+# `pytest --hypothesis-profile thorough`: ten times the examples, to look for rare cases;
+# a failure is reported as found (shrinking it would run %%grad thousands of times).
+settings.register_profile(
+    "thorough",
+    max_examples=2000,
+    print_blob=True,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 

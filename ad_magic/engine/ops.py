@@ -125,6 +125,8 @@ def _dpow_base(a: Any, b: Any, y: Any) -> Any:
     # A constant exponent stays a number, so a**(b-1) has no exponent to differentiate.
     if getattr(b, "_fn", None) is CONST:
         b = b.primal
+    if _number(b) and b == 0:
+        return 0.0  # at every a: a subnormal a's a**-1 is inf, and 0 * inf would be nan
     return b * _power(a, b - 1.0) if (b or a) else 0.0
 
 

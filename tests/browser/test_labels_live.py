@@ -48,8 +48,9 @@ def box_lines(w: Locator, shown: str) -> list[str]:
 
 
 def shoot(lab: NotebookPage, name: str, what: Locator) -> None:
+    """The whole widget (a page tall enough for it: the notebook scrolls inside the page)."""
     for width, tag in ((1280, "wide"), (720, "narrow")):
-        lab.page.set_viewport_size({"width": width, "height": 1000})
+        lab.page.set_viewport_size({"width": width, "height": 2000})
         what.scroll_into_view_if_needed()
         lab.screenshot(f"{name}_{tag}", what)
     lab.page.set_viewport_size({"width": 1280, "height": 1000})

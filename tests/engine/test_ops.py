@@ -298,3 +298,11 @@ def test_zero_times_inf_agrees_in_both_modes(make):
         make(x).backward()
         forward = make(Dual(1000.0, 1.0)).deriv
     assert x.grad == forward == 0.0
+
+
+@pytest.mark.parametrize("a", [0.0, 5e-324, 2.2e-309, -2.2e-309, 1.0])
+def test_a_constant_zero_power_has_derivative_zero_at_every_base(a):
+    """d(a**0)/da = 0, at a subnormal base too (a**-1 = inf there; 0 * inf is no answer)."""
+    x = Value(a)
+    (x**0).backward()
+    assert x.grad == 0.0 and (Dual(a, 1.0) ** 0).deriv == 0.0
