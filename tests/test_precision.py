@@ -39,6 +39,7 @@ SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "pow": "**", "ipow
 BIG = 1.7976931348623157e308
 TINY = sys.float_info.min  # the smallest normal float
 ULP = 2.0**-52
+HUGE = MP.mpf(10) ** 1000
 
 Tree = tuple[Any, ...]  # ("x",), ("c", 2.0), ("sin", t), ("add", t, t), ("ipow", t, 3)
 
@@ -237,6 +238,9 @@ def _on(child: Any) -> bool:
 def local(kind: str, a: Any, b: Any = None) -> tuple[Any, tuple[Any, ...]]:
     """An op's exact value and partials; nan (as mpmath's nan) off the real domain."""
     nan = MP.nan
+    # An exact intermediate far past the floats (exp(exp(4e16))) is held at 1e1000: as far
+    # past them for the classes above, and mpmath would run out of memory reducing it.
+    a, b = (max(min(z, HUGE), -HUGE) if z is not None and MP.isfinite(z) else z for z in (a, b))
     try:
         if kind == "sin":
             return MP.sin(a), (MP.cos(a),)
