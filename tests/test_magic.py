@@ -259,6 +259,14 @@ def test_text_option(ip):
     assert isinstance(out.result, str) and "dy/dx = -2.982" in out.result
 
 
+def test_text_shows_control_characters_in_labels_as_escapes(ip):
+    cell = "from ad_magic import Value\nz = Value(-1.0, label='nul\\x00x')\ny = z * 2"
+    out = run(ip, f"%%grad --text\n{cell}")
+    assert "\x00" not in out.result  # as the boxes draw it, not a raw NUL in the terminal
+    assert "dy/dnul\\x00x = 2" in out.result and "nul\\x00x" in out.result.split("nodes:")[1]
+    assert ip.user_ns["_grad"].grads == {"nul\x00x": 2.0}  # the name itself is kept
+
+
 def test_randomness_is_drawn_once_and_both_modes_agree_on_it(ip):
     run(ip, "%%grad x=1.0 --check\nimport random\nr = random.random()\ny = x * r")
     g = ip.user_ns["_grad"]

@@ -25,7 +25,6 @@ Graphviz, so it is always shown literally, never read as markup.
 from __future__ import annotations
 
 import itertools
-import unicodedata
 import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from dataclasses import dataclass, field
 import graphviz
 
 from ad_magic.render.groups import Edge, Group, View
-from ad_magic.trace.graph import Graph, Node
+from ad_magic.trace.graph import Graph, Node, printable
 
 STYLE = {
     "input": {
@@ -98,11 +97,6 @@ class Box:
         if self.mode_line is None:
             return None
         return max([self.grad, *self.tangents], key=len)
-
-
-def printable(text: str) -> str:
-    """Control characters as their Python escapes (\\n, \\x00): shown, and valid in XML."""
-    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
 
 
 def escape(text: str) -> str:

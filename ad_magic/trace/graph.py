@@ -9,12 +9,18 @@ which nodes each numpy call on arrays of them made (`ArrayOp`).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from ad_magic.engine.ops import CONST, INPUT, Op
 from ad_magic.engine.value import Value, topological
+
+
+def printable(text: str) -> str:
+    """Control characters as their Python escapes (\\n, \\x00): shown, and valid in XML."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
 
 
 def label_and_var(label: str, var: str) -> tuple[str, str]:

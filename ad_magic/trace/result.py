@@ -17,7 +17,7 @@ import numpy as np
 
 from ad_magic.engine.check import GradCheck, GradEntry
 from ad_magic.trace.cost import Cost, count, measure
-from ad_magic.trace.graph import Graph, Node
+from ad_magic.trace.graph import Graph, Node, printable
 from ad_magic.trace.jacobian import Jacobian, Tape
 from ad_magic.trace.naming import MOST, SHOWN, few
 from ad_magic.trace.program import Program
@@ -345,7 +345,7 @@ class GradResult:
         hide = hooks.conceal(self)  # what --expect and --quiz keep from the student for now
         out_ids = self.graph.outputs or [self.graph.output]
         lines = [
-            f"{name} = {hide.value(name, num(self.graph[o].value))}"
+            f"{printable(name)} = {hide.value(name, num(self.graph[o].value))}"
             for name, o in zip(self.outputs, out_ids, strict=True)
         ]
         if self.vector:
@@ -358,7 +358,9 @@ class GradResult:
                 grads = grads[:SHOWN]
             for name, g in grads:
                 shown = np.array2string(g, precision=4) if isinstance(g, np.ndarray) else num(g)
-                lines.append(f"  d{self.output}/d{name} = {hide.grad(shown)}")
+                lines.append(
+                    f"  d{printable(self.output)}/d{printable(name)} = {hide.grad(shown)}"
+                )
             if len(grads) < len(self.grads):
                 lines.append(f"  … and {len(self.grads) - len(grads)} more (all in .grads)")
         if self.measured is not None:
@@ -377,7 +379,7 @@ class GradResult:
             value, grad = hide.value(node.name, num(node.value)), hide.grad(num(node.grad))
             grad = "" if self.vector else f"grad={grad:<10} "  # J above has them all
             lines.append(
-                f"  {node.id:>5} {node.title:<16.16} {node.op.name:<8} "
+                f"  {node.id:>5} {printable(node.title):<16.16} {node.op.name:<8} "
                 f"value={value:<10} {grad}{where}" + (f"  <- {flag}" if node.flagged else "")
             )
         return "\n".join(lines)
