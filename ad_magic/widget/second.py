@@ -32,8 +32,10 @@ HERE = Path(__file__).parent
 class HessianWidget(anywidget.AnyWidget):
     """The Hessian as a table; a click on an entry is sent to Python as {"type": "entry"}."""
 
-    _esm = HERE / "second.js"
-    _css = HERE / "second.css"
+    # Text, not paths, as GradWidget's: a path makes anywidget connect every instance to
+    # the file's change signal, which keeps every Hessian widget ever made alive.
+    _esm = (HERE / "second.js").read_text(encoding="utf-8")
+    _css = (HERE / "second.css").read_text(encoding="utf-8")
 
     output = t.Unicode("").tag(sync=True)
     labels: t.List[str] = t.List().tag(sync=True)

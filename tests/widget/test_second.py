@@ -6,13 +6,16 @@ The browser side is tested in tests/browser/test_second_live.py.
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
 from ad_magic.trace.hessian import VALUES
 from ad_magic.trace.steps import num
 from ad_magic.widget.display import static_html
-from ad_magic.widget.second import SecondPanel
+from ad_magic.widget.second import HessianWidget, SecondPanel
 
 
 @pytest.fixture
@@ -95,3 +98,14 @@ def test_a_live_input_moves_the_hessian_too(result):
     assert panel.matrix.rows == [[num(v) for v in row] for row in expected]
     node = panel.graph.result.graph[panel.result.second.grads[0]]
     assert node.value == pytest.approx(first.result.grads["x"], rel=1e-14)
+
+
+def test_a_closed_hessian_widget_is_freed():
+    # anywidget ties every instance to a module given as a path (hot reloading): the
+    # module goes in as text, so a closed matrix is collected like any widget.
+    matrix = HessianWidget(output="y", labels=["x"])
+    gone = weakref.ref(matrix)
+    matrix.close()
+    del matrix
+    gc.collect()
+    assert gone() is None
