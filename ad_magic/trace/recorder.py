@@ -23,7 +23,6 @@ from typing import Any, NamedTuple
 
 import IPython
 import numpy
-import numpy as np
 
 from ad_magic.engine.ops import CONST, INPUT
 from ad_magic.engine.tensor import Shape, shape_of
@@ -139,7 +138,7 @@ class Recorder:
         if len(self.made) > start:
             # (The recorder holds what was made, so these ids stay theirs during the run.)
             elements = (
-                list(map(id, result.flat)) if isinstance(result, np.ndarray) else [id(result)]
+                list(map(id, result.flat)) if isinstance(result, numpy.ndarray) else [id(result)]
             )
             self.arrays.append(
                 ArrayCall(name, shapes, shape_of(result), start, len(self.made), elements)
