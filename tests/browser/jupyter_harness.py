@@ -90,6 +90,14 @@ class JupyterServer:
         nbformat.write(nb, path)
         return path
 
+    def set_theme(self, theme: str) -> None:
+        """JupyterLab's (and Notebook 7's) theme, e.g. "JupyterLab Dark", for pages loaded
+        from now on: a user setting in the server's isolated config."""
+        settings = self.root.parent / "config" / "lab" / "user-settings" / "@jupyterlab"
+        _write_json(
+            settings / "apputils-extension" / "themes.jupyterlab-settings", {"theme": theme}
+        )
+
     def page_url(self, flavor: str, name: str) -> str:
         """The address that opens notebook `name` in "lab" or "notebook" (Notebook 7)."""
         prefix = {"lab": "lab/tree", "notebook": "notebooks"}[flavor]

@@ -8,7 +8,6 @@ docs/jacobian.png when AD_MAGIC_UPDATE_DOCS=1 (or it is missing).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -20,7 +19,6 @@ POLAR = "%%grad r=2.0 t=0.7 -o u,v\nu = r * cos(t)\nv = r * sin(t)"
 J = {("u", "r"): "0.7648", ("u", "t"): "-1.288", ("v", "r"): "0.6442", ("v", "t"): "1.53"}
 CHECKOUT = Path(__file__).parents[2]
 PICTURE = CHECKOUT / "docs" / "jacobian.png"  # the README's, rewritten with AD_MAGIC_UPDATE_DOCS=1
-DARK = ("config", "lab", "user-settings", "@jupyterlab", "apputils-extension")
 
 
 def cells(panel: Locator) -> dict[tuple[str, str], str]:
@@ -43,9 +41,7 @@ def filled(panel: Locator, *keys: tuple[str, str]) -> None:
     assert cells(panel) == want
 
 
-def test_jacobian_fills_as_passes_end(
-    jupyter_server: JupyterServer, lab: NotebookPage, tmp_path: Path
-) -> None:
+def test_jacobian_fills_as_passes_end(jupyter_server: JupyterServer, lab: NotebookPage) -> None:
     jupyter_server.write_notebook("polar.ipynb", ["%load_ext ad_magic", POLAR])
     lab.open("polar.ipynb")
     lab.run_all()
@@ -118,9 +114,7 @@ def test_jacobian_fills_as_passes_end(
     lab.assert_no_page_errors()
 
     # The dark theme, on a fresh page.
-    settings = tmp_path.joinpath(*DARK)
-    settings.mkdir(parents=True, exist_ok=True)
-    (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": "JupyterLab Dark"}))
+    jupyter_server.set_theme("JupyterLab Dark")
     lab.page.set_viewport_size({"width": 1280, "height": 900})
     lab.open("polar.ipynb")
     lab.run_all()

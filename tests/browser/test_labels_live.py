@@ -13,9 +13,6 @@ student_check_*.png.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from jupyter_harness import JupyterServer, NotebookPage
 from lecture import NEURON, lecture_value
 from playwright.sync_api import Locator, expect
@@ -32,7 +29,6 @@ STUDENT = lecture_value("tanh") + NEURON + "o = n.tanh(); o.label = 'o'\no.backw
 AGAIN = "from ad_magic import Value"
 CELLS = ["%load_ext ad_magic", AGAIN, LABELS, STUDENT, "%grad o --check", AGAIN]
 LOAD, IMPORT, BARE, CLASS, CHECK, _ = range(6)
-DARK = ("config", "lab", "user-settings", "@jupyterlab", "apputils-extension")
 NOTE = "tanh node o (n9): the gradient it passes to n (n8) is 1.0, the chain rule gives 0.5"
 
 
@@ -83,9 +79,7 @@ def check_page(lab: NotebookPage, theme: str) -> None:
     shoot(lab, f"student_check_{theme}", s)
 
 
-def test_labels_and_a_student_check(
-    jupyter_server: JupyterServer, lab: NotebookPage, tmp_path: Path
-) -> None:
+def test_labels_and_a_student_check(jupyter_server: JupyterServer, lab: NotebookPage) -> None:
     jupyter_server.write_notebook("labels.ipynb", CELLS)
     lab.open("labels.ipynb")
     lab.run_all()
@@ -103,9 +97,7 @@ def test_labels_and_a_student_check(
     lab.screenshot("labels_light_live", w)
     lab.assert_no_page_errors()
 
-    settings = tmp_path.joinpath(*DARK)
-    settings.mkdir(parents=True, exist_ok=True)
-    (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": "JupyterLab Dark"}))
+    jupyter_server.set_theme("JupyterLab Dark")
     lab.open("labels.ipynb")
     lab.run_all()
     expect(lab.page.locator("body[data-jp-theme-light='false']")).to_have_count(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from jupyter_harness import JupyterServer, NotebookPage, _write_json
+from jupyter_harness import JupyterServer, NotebookPage
 from playwright.sync_api import Locator, expect
 from test_widget_navigation import wait_fitted
 
@@ -31,20 +31,6 @@ NETWORK_STEP = """\
 %%grad W=np.array([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6]]) v=np.array([0.7, -0.5, 0.2]) --order 2
 h = np.tanh(X @ W)
 loss = np.mean((h @ v - t) ** 2)"""
-
-
-def dark(server: JupyterServer) -> None:
-    """JupyterLab Dark for pages opened from now on (a user setting in the isolated config)."""
-    _write_json(
-        server.root.parent
-        / "config"
-        / "lab"
-        / "user-settings"
-        / "@jupyterlab"
-        / "apputils-extension"
-        / "themes.jupyterlab-settings",
-        {"theme": "JupyterLab Dark"},
-    )
 
 
 def panels(lab: NotebookPage, cell: int) -> tuple[Locator, Locator, Locator]:
@@ -107,7 +93,7 @@ def test_hessian_panel_small_graph(jupyter_server: JupyterServer, lab: NotebookP
 
 
 def test_hessian_panel_dark_and_grouped(jupyter_server: JupyterServer, lab: NotebookPage) -> None:
-    dark(jupyter_server)
+    jupyter_server.set_theme("JupyterLab Dark")
     info = (
         "import json\nprint(json.dumps([len(_grad.second.graph), "
         "sorted({n.calls[0].split('#')[0] for n in _grad.second.graph if n.calls})]))"

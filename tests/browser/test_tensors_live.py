@@ -16,7 +16,6 @@ from test_widget_navigation import (
     inside_viewport,
     low_contrast,
     open_widget,
-    set_theme,
 )
 
 # Each group box's label: its text, rendered size in CSS px, whether it fits inside its
@@ -80,7 +79,7 @@ def test_tensors_light_wide(jupyter_server: JupyterServer, lab: NotebookPage) ->
 
 
 def test_tensors_dark_narrow(jupyter_server: JupyterServer, lab: NotebookPage, page: Page) -> None:
-    set_theme(jupyter_server, "JupyterLab Dark")
+    jupyter_server.set_theme("JupyterLab Dark")
     page.set_viewport_size({"width": 760, "height": 900})
     jupyter_server.write_notebook("net.ipynb", ["%load_ext ad_magic", NUMPY_MLP_SETUP, NUMPY_MLP])
     lab.open("net.ipynb")

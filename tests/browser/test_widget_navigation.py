@@ -178,21 +178,6 @@ def cells(nb: NotebookPage) -> int:
     return nb.page.locator(".jp-Notebook .jp-Cell").count()
 
 
-def set_theme(server: JupyterServer, theme: str) -> None:
-    """JupyterLab's (and Notebook 7's) theme for pages loaded from now on."""
-    path = (
-        server.root.parent
-        / "config"
-        / "lab"
-        / "user-settings"
-        / "@jupyterlab"
-        / "apputils-extension"
-        / "themes.jupyterlab-settings"
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"theme": theme}))
-
-
 def open_widget(nb: NotebookPage, test: str, grad_cell: int) -> Locator:
     """Run All; record cell done -> graph visible; the widget of cell `grad_cell`.
 
@@ -376,7 +361,7 @@ def test_chain_wraps_steps_by_keyboard_and_keeps_shortcuts_out(
 def test_formula_dark_theme_contrast_selection_and_table(
     jupyter_server: JupyterServer, lab: NotebookPage
 ) -> None:
-    set_theme(jupyter_server, "JupyterLab Dark")
+    jupyter_server.set_theme("JupyterLab Dark")
     jupyter_server.write_notebook("formula.ipynb", ["%load_ext ad_magic", FORMULA])
     lab.open("formula.ipynb")
     w = open_widget(lab, "navigation[lab] formula", 1)
@@ -451,7 +436,7 @@ def test_notebook7_narrow_keyboard_and_light_contrast(
 
 
 def test_notebook7_dark_mlp(jupyter_server: JupyterServer, nb7: NotebookPage) -> None:
-    set_theme(jupyter_server, "JupyterLab Dark")
+    jupyter_server.set_theme("JupyterLab Dark")
     jupyter_server.write_notebook("mlp.ipynb", ["%load_ext ad_magic", MLP, TRAIN_STEP])
     nb7.open("mlp.ipynb")
     w = open_widget(nb7, "navigation[nb7] mlp", 2)
