@@ -153,6 +153,22 @@ class Graph:
         and shared by the steps of every pass."""
         return {n.id: tuple([(p, n.id) for p in n.parents]) for n in self.nodes}
 
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Each node's place in `nodes`, by id."""
+        return {n.id: k for k, n in enumerate(self.nodes)}
+
+    @cached_property
+    def parent_positions(self) -> list[tuple[int, ...]]:
+        """Each node's parents as places in `nodes`, in argument order."""
+        at = self.position
+        return [tuple([at[p] for p in n.parents]) for n in self.nodes]
+
+    @cached_property
+    def traced(self) -> list[Node]:
+        """The nodes a forward pass steps through, in order: all but the constants."""
+        return [n for n in self.nodes if n.op is not CONST]
+
     def __len__(self) -> int:
         return len(self.nodes)
 

@@ -21,7 +21,7 @@ from ad_magic.trace.graph import Graph, Node, printable
 from ad_magic.trace.jacobian import Jacobian, Tape
 from ad_magic.trace.naming import MOST, SHOWN, few
 from ad_magic.trace.program import Program
-from ad_magic.trace.steps import GroupStep, Step, at_level, forward_steps, num, reverse_steps
+from ad_magic.trace.steps import GroupStep, ReversePass, Step, at_level, forward_steps, num
 
 
 class Rerun(Protocol):
@@ -272,12 +272,7 @@ class GradResult:
         if level is not None:
             return at_level(self.steps(mode, seed, output), level)
         if mode == "reverse":
-            if output is None:
-                return reverse_steps(self.graph)
-            if output not in self.outputs:
-                raise ValueError(f"no output {output!r}; outputs: {', '.join(self.outputs)}")
-            return reverse_steps(self.graph, self.graph.outputs[self.outputs.index(output)]
-                                 if self.vector else None)  # fmt: skip
+            return list(self.backward_pass(output))
         if mode == "second":
             return self._second().steps(seed)
         if mode != "forward":
@@ -288,6 +283,16 @@ class GradResult:
         if seed not in self.seeds:
             raise ValueError(f"no forward pass for seed {seed!r}; seeds: {', '.join(self.seeds)}")
         return forward_steps(self.graph, seed)
+
+    def backward_pass(self, output: str | None = None) -> ReversePass:
+        """The reverse pass from output (the first by default) as `steps` lists it, each
+        step made when read: what a display of a large graph reads a few steps of."""
+        if output is None:
+            return ReversePass(self.graph)
+        if output not in self.outputs:
+            raise ValueError(f"no output {output!r}; outputs: {', '.join(self.outputs)}")
+        return ReversePass(self.graph, self.graph.outputs[self.outputs.index(output)]
+                           if self.vector else None)  # fmt: skip
 
     def check(self, h: float = 1e-6) -> GradCheck:
         """Each input's gradient against central differences of the recorded program.

@@ -12,8 +12,10 @@ only when asked for, so a 30,000-node graph's steps are cheap to list.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import overload
 
 from ad_magic.engine.ops import CONST, chain, fill
 from ad_magic.trace.graph import Graph, Node
@@ -115,64 +117,166 @@ def _forward_text(graph: Graph, step: Step) -> str:
     )
 
 
+class Steps(Sequence[Step]):
+    """A pass's steps, each made when read; equal to a list or tuple of the same steps."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} steps)"
+
+
+class Picked(Steps):
+    """Some steps of a pass, by their places in it."""
+
+    def __init__(self, steps: Sequence[Step], at: Sequence[int]) -> None:
+        self.steps, self.at = steps, at
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    @overload
+    def __getitem__(self, k: int) -> Step: ...
+    @overload
+    def __getitem__(self, k: slice) -> Picked: ...
+    def __getitem__(self, k: int | slice) -> Step | Picked:
+        if isinstance(k, slice):
+            return Picked(self.steps, self.at[k])
+        return self.steps[int(self.at[k])]
+
+
 def reverse_steps(graph: Graph, output: str | None = None) -> list[Step]:
     """The backward pass from output (the graph's output by default): its seed, then
-    one step per argument of each node the output depends on.
+    one step per argument of each node the output depends on."""
+    return list(ReversePass(graph, output))
+
+
+class ReversePass(Steps):
+    """The backward pass from output, its numbers computed at once, each `Step` made
+    only when it is read (equal item by item to `reverse_steps`).
 
     Each node's gradient is its running total once all its users have passed
-    theirs back, which creation order guarantees.
+    theirs back, which creation order guarantees. The pass is kept as columns,
+    one entry per step (`node` and `via` as places in `graph.nodes`; the seed's
+    `via` is -1), which a display reads without making 60,000 steps.
     """
-    out = graph[output or graph.output]
-    steps = [Step("reverse", out.id, (), 1.0, 1.0, via=out.title)]
-    by_id = graph.by_id
-    needed = {out.id}
-    for node in reversed(graph.nodes):
-        if node.id in needed:
-            needed.update(node.parents)
-    # Every (node, argument) the chain rule runs over, output first; constants take nothing.
-    flows = [
-        (node, i, pid)
-        for node in reversed(graph.nodes)
-        if node.id in needed
-        for i, pid in enumerate(node.parents)
-        if by_id[pid].op is not CONST
-    ]
-    parts: dict[str, int] = {}
-    for _, _, pid in flows:
-        parts[pid] = parts.get(pid, 0) + 1
-    done: dict[str, int] = {}
-    total: dict[str, float] = {out.id: 1.0}
-    append = steps.append
-    into = graph.edges_into
-    args: list[float] = []
-    last = None
-    for node, i, pid in flows:
-        g = total.get(node.id, 0.0)
-        # A zero gradient passes on zero, even through an infinite local derivative.
-        if g:
-            if node is not last:
-                args, last = [by_id[p].value for p in node.parents], node
-            contribution = chain(node.op.partials[i](*args, node.value), g)
-        else:
-            contribution = 0.0
-        done[pid] = k = done.get(pid, 0) + 1
-        total[pid] = running = total.get(pid, 0.0) + contribution
-        nid, edge = node.id, into[node.id][i : i + 1]
-        append(Step("reverse", pid, edge, contribution, running, k, parts[pid], graph, nid, i, g))
-    return steps
+
+    def __init__(self, graph: Graph, output: str | None = None) -> None:
+        self.graph = graph
+        nodes, parents = graph.nodes, graph.parent_positions
+        out = graph.position[output or graph.output]
+        const = [n.op is CONST for n in nodes]
+        needed = bytearray(len(nodes))
+        needed[out] = 1
+        uses = [0] * len(nodes)  # contributions each node receives
+        for k in range(out, -1, -1):  # parents come before their children
+            if needed[k]:
+                for p in parents[k]:
+                    needed[p] = 1
+                    uses[p] += not const[p]
+        total = [0.0] * len(nodes)
+        total[out] = 1.0
+        done = [0] * len(nodes)
+        # The seed first, then every (node, argument) the chain rule runs over; constants
+        # take nothing.
+        self.node, self.via, self.arg = [out], [-1], [0]
+        self.value, self.total, self.upstream = [1.0], [1.0], [0.0]
+        self.part, self.parts = [1], [1]
+        for k in range(out, -1, -1):
+            if not needed[k] or not parents[k]:
+                continue
+            node, args = nodes[k], parents[k]
+            g = total[k]
+            if g:
+                x = [nodes[p].value for p in args]
+                partials, y = node.op.partials, node.value
+            for i, p in enumerate(args):
+                if const[p]:
+                    continue
+                # A zero gradient passes on zero, even through an infinite local derivative.
+                c = chain(partials[i](*x, y), g) if g else 0.0
+                done[p] += 1
+                total[p] += c
+                self.node.append(p)
+                self.via.append(k)
+                self.arg.append(i)
+                self.value.append(c)
+                self.total.append(total[p])
+                self.upstream.append(g)
+                self.part.append(done[p])
+                self.parts.append(uses[p])
+
+    def __len__(self) -> int:
+        return len(self.node)
+
+    @overload
+    def __getitem__(self, k: int) -> Step: ...
+    @overload
+    def __getitem__(self, k: slice) -> Picked: ...
+    def __getitem__(self, k: int | slice) -> Step | Picked:
+        if isinstance(k, slice):
+            return Picked(self, range(len(self))[k])
+        if k < 0:
+            k += len(self)
+        nodes = self.graph.nodes
+        node = nodes[self.node[k]]
+        v = self.via[k]
+        if v < 0:  # the seed
+            return Step("reverse", node.id, (), 1.0, 1.0, via=node.title)
+        via, i = nodes[v], self.arg[k]
+        edge = self.graph.edges_into[via.id][i : i + 1]
+        return Step("reverse", node.id, edge, self.value[k], self.total[k], self.part[k],
+                    self.parts[k], self.graph, via.id, i, self.upstream[k])  # fmt: skip
+
+    def __iter__(self) -> Iterator[Step]:
+        return (self[k] for k in range(len(self)))
 
 
 def forward_steps(graph: Graph, seed: str) -> list[Step]:
     steps: list[Step] = []
     append = steps.append
     into = graph.edges_into
-    for node in graph.nodes:
-        if node.op is CONST:
-            continue
+    for node in graph.traced:
         tangent = node.tangents.get(seed, 0.0)
         nid = node.id
         append(Step("forward", nid, into[nid], tangent, tangent, 1, 1, graph, seed))
     return steps
+
+
+class ForwardPass(Steps):
+    """The forward pass for one seed, a step made only when it is read.
+
+    Equal to `forward_steps(graph, seed)` item by item; a slice is a pass over
+    fewer nodes. A display that shows a 30,000-node pass a group at a time reads
+    a few of its steps, so it need not make them all (for every seed) first.
+    """
+
+    def __init__(self, graph: Graph, seed: str, nodes: list[Node] | None = None) -> None:
+        self.graph, self.seed = graph, seed
+        self.nodes = graph.traced if nodes is None else nodes
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @overload
+    def __getitem__(self, k: int) -> Step: ...
+    @overload
+    def __getitem__(self, k: slice) -> ForwardPass: ...
+    def __getitem__(self, k: int | slice) -> Step | ForwardPass:
+        if isinstance(k, slice):
+            return ForwardPass(self.graph, self.seed, self.nodes[k])
+        node = self.nodes[k]
+        tangent = node.tangents.get(self.seed, 0.0)
+        into = self.graph.edges_into[node.id]
+        return Step("forward", node.id, into, tangent, tangent, 1, 1, self.graph, self.seed)
+
+    def __repr__(self) -> str:
+        return f"ForwardPass(seed={self.seed!r}, {len(self)} steps)"
 
 
 @dataclass(frozen=True)
@@ -186,7 +290,7 @@ class GroupStep:
 
     mode: str
     group: str  # the group's name, as the display shows it
-    steps: tuple[Step, ...]
+    steps: Sequence[Step]  # a tuple, or a slice of a ForwardPass
     level: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property

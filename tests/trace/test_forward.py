@@ -18,6 +18,7 @@ from ad_magic.engine.dual import Dual
 from ad_magic.engine.ops import CONST
 from ad_magic.trace.graph import Graph
 from ad_magic.trace.records import forward_over_graph
+from ad_magic.trace.steps import ForwardPass, forward_steps
 
 
 def on_duals(graph: Graph, seed: str) -> dict[str, float]:
@@ -59,3 +60,21 @@ def test_the_loop_gives_what_duals_give(k):
         for node in graph:
             got, want = node.tangents[leaf.name], reference[node.id]
             assert got == want or (math.isnan(got) and math.isnan(want)), (node.id, leaf.name)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+def test_a_forward_pass_made_when_read_is_the_list_of_steps():
+    graph = Graph.from_value(graphs()[2])
+    for leaf in [n for n in graph if n.kind == "input"]:
+        forward_over_graph(graph, leaf.id, leaf.name)
+    for seed in ("x", "w", "z"):
+        steps = forward_steps(graph, seed)
+        lazy = ForwardPass(graph, seed)
+        assert len(lazy) == len(steps) == sum(n.op is not CONST for n in graph)
+        assert lazy == steps and steps == lazy and list(lazy) == steps
+        assert [lazy[k] for k in (-1, 0, 7)] == [steps[k] for k in (-1, 0, 7)]
+        assert lazy[3:9] == steps[3:9] and len(lazy[3:9]) == 6
+        assert lazy[3:9][-1] == steps[8] and lazy[3:9][1:2] == steps[4:5]
+        assert lazy[3:9][0].equation == steps[3].equation
+    assert ForwardPass(graph, "x") != ForwardPass(graph, "w")  # the numbers differ
+    assert ForwardPass(graph, "x") != steps[:-1]
