@@ -100,14 +100,15 @@ class Tape:
         inputs: Sequence[tuple[str, str | None]],
         output_names: Sequence[str] | None = None,
     ) -> None:
-        row = {n.id: k for k, n in enumerate(graph.nodes)}
-        self.ids = [n.id for n in graph.nodes]
-        self.fns = [n.op.fn for n in graph.nodes]
-        self.partials = [n.op.partials for n in graph.nodes]
-        self.args = [tuple(row[p] for p in n.parents) for n in graph.nodes]
-        self.values = [n.value for n in graph.nodes]
-        self.const = [n.op is CONST for n in graph.nodes]
-        self.ops = [k for k, n in enumerate(graph.nodes) if n.op not in (INPUT, CONST)]
+        row = graph.position
+        nodes = graph.nodes
+        self.ids = [n.id for n in nodes]
+        self.fns = [n.op.fn for n in nodes]
+        self.partials = [n.op.partials for n in nodes]
+        self.args = graph.parent_positions
+        self.values = [n.value for n in nodes]
+        self.const = [n.op is CONST for n in nodes]
+        self.ops = [k for k, n in enumerate(nodes) if n.op is not INPUT and n.op is not CONST]
         self.outputs = [row[o] for o in outputs]
         self.output_names = list(output_names or [graph[o].name or o for o in outputs])
         self.inputs = [(name, None if i is None else row[i]) for name, i in inputs]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from ad_magic.render.dot import boxes, drawn_edges, printable
 from ad_magic.render.groups import Group, View
 from ad_magic.trace.cost import plural
 from ad_magic.trace.result import GradResult
-from ad_magic.trace.steps import GroupStep, Step, num
+from ad_magic.trace.steps import ForwardPass, GroupStep, ReversePass, Step, num
 from ad_magic.widget.jacobian import jacobian_state
 from ad_magic.widget.levels import Passes
 
@@ -94,8 +95,9 @@ class GradWidget(anywidget.AnyWidget):
         self.view = render.view_of(result.graph)
         self.width = render.config.width  # points the layout wraps at: the widget's width
         self.focus = ""  # the group the breadcrumb leads to
-        self._flat: dict[str, list[Step]] = {}  # each pass's steps, one per chain-rule use
-        self._steps: dict[str, list[Step | GroupStep]] = {}  # the same at the drawn level
+        # each pass's steps, one per chain-rule use, made when read
+        self._flat: dict[str, ReversePass | ForwardPass] = {}
+        self._steps: Mapping[str, list[Step | GroupStep]] = {}  # the same at the drawn level
         self._passes: Passes | None = None  # _flat as arrays, for _steps at each view
         self._spans: dict[int, slice] = {}  # each GroupStep's part of its flat pass
         self._load(result, layout=True)
@@ -118,8 +120,8 @@ class GradWidget(anywidget.AnyWidget):
         of = f"{id(result)}:{concealment(result).grads}"  # J stays while groups open and close
         if self.jacobian.get("of") != of:
             self.jacobian = {**jacobian_state(result), "of": of}
-        for seed in result.seeds:
-            self._flat[f"forward:{seed}"] = result.steps("forward", seed)
+        for seed in result.seeds:  # made step by step as they are shown
+            self._flat[f"forward:{seed}"] = ForwardPass(result.graph, seed)
         graph = result.graph
         same = not layout and all(
             r["id"] in graph.by_id and graph[r["id"]].shown == r["name"] for r in self.records
@@ -213,8 +215,9 @@ class GradWidget(anywidget.AnyWidget):
         self._named = {name: box for box, name in self.view.names().items()}
         if self._passes is None:
             self._passes = Passes(self.result.graph, self._flat)
-        self._steps, self._spans = self._passes.at(self.view)
-        self.counts = {key: len(steps) for key, steps in self._steps.items()}
+        level, self._spans = self._passes.at(self.view)
+        self._steps = level  # a pass's steps at this level are made when first read
+        self.counts = dict(level.counts)
         self._archive()
 
     def _restep(self, keep_step: bool = False) -> None:
@@ -224,8 +227,8 @@ class GradWidget(anywidget.AnyWidget):
         self._quiz_state()
         self._turn_page()
 
-    def _reverse(self, result: GradResult) -> list[Step]:
-        return result.steps("reverse", output=self.out if result.vector else None)
+    def _reverse(self, result: GradResult) -> ReversePass:
+        return result.backward_pass(self.out if result.vector else None)
 
     def _pick_output(self, change: Any) -> None:
         """Another output's backward pass (a vector output): its steps, from its end."""
@@ -250,8 +253,7 @@ class GradWidget(anywidget.AnyWidget):
     def _turn_page(self, change: Any = None) -> None:
         """Send the page holding the current step, unless the browser has it already."""
         key = self._key()
-        steps = self._steps.get(key, [])
-        k = len(steps) - 1 if self.step < 0 else self.step
+        k = self.counts.get(key, 0) - 1 if self.step < 0 else self.step
         start = max(0, k) // PAGE * PAGE
         if self.page.get("key") == key and self.page.get("start") == start:
             return
@@ -297,7 +299,7 @@ class GradWidget(anywidget.AnyWidget):
         if quiz is not None and quiz.current is not None:  # what the student has not answered
             steps = steps[: self._at_level(key, quiz.current.index)]  # stays here
         shown = {r["id"] for r in self.records}
-        whole = self._flat.get(key, [])
+        whole: Sequence[Step] = self._flat.get(key, [])
         marks = self._passes.mask(shown) if self._passes else None
         done = {}
         for before in steps[:start]:
@@ -309,7 +311,7 @@ class GradWidget(anywidget.AnyWidget):
         for s in steps[start : start + size]:
             span = self._spans.get(id(s)) if isinstance(s, GroupStep) else None
             if span is not None and self._passes is not None and marks is not None:
-                edges = self._passes.edges(key, span) if key == "reverse" else None
+                edges = self._passes.edges(key, span)
                 inner = [whole[i] for i in self._passes.members(key, span, marks)]
             else:
                 edges, inner = None, [i for i in getattr(s, "steps", ()) if i.node in shown]

@@ -11,7 +11,7 @@ from graphs import CHAIN
 from support import run, traced
 
 from ad_magic import render
-from ad_magic.trace.steps import GroupStep, at_level
+from ad_magic.trace.steps import ForwardPass, GroupStep, at_level
 from ad_magic.widget.levels import Passes
 
 # Calls inside calls, a loop of them, a vector output: groups at three depths.
@@ -59,23 +59,28 @@ def test_the_fast_pass_is_at_level_for_every_view(shell: Any, seed: int) -> None
         "reverse": result.steps("reverse", output="z"),
         **{f"forward:{s}": result.steps("forward", s) for s in result.seeds},
     }
-    passes = Passes(result.graph, flat)
+    # as the widget gives them: each forward pass made step by step as it is read
+    lazy = {k: ForwardPass(result.graph, k[8:]) for k in flat if k != "reverse"}
+    lazy["reverse"] = result.backward_pass("z")
+    passes = Passes(result.graph, lazy)
     checked = 0
     for view in views(result, seed):
         fast, spans = passes.at(view)
         level = view.level()
         for key, steps in flat.items():
             slow = at_level(steps, level)
+            assert fast.counts[key] == len(slow)
             same(fast[key], slow)
             checked += sum(isinstance(s, GroupStep) for s in slow)
         unit = dict(zip(view.index, view.unit_of(), strict=True))
-        for step in fast["reverse"]:
-            if isinstance(step, GroupStep):
-                assert list(step.steps) == flat["reverse"][spans[id(step)]]
-                # the edges between boxes its crossing steps use, as the widget draws them
-                pairs = {(unit[p], unit[c]) for s in step.crossing for p, c in s.edges}
-                edges = sorted([p, c] for p, c in pairs if p != c)
-                assert passes.edges("reverse", spans[id(step)]) == edges
+        for key in flat:
+            for step in fast[key]:
+                if isinstance(step, GroupStep):
+                    assert list(step.steps) == flat[key][spans[id(step)]]
+                    # the edges between boxes its crossing steps use, as the widget drew them
+                    pairs = {(unit[p], unit[c]) for s in step.crossing for p, c in s.edges}
+                    edges = sorted([p, c] for p, c in pairs if p != c)
+                    assert passes.edges(key, spans[id(step)]) == edges
     assert checked > 20  # group steps were compared, not only single ones
 
 
@@ -84,7 +89,8 @@ def test_the_chain_at_its_first_view(shell: Any) -> None:
     result = shell.user_ns["_grad"]
     flat = {"reverse": result.steps("reverse"), "forward:x": result.steps("forward", "x")}
     view = render.view_of(result.graph)
-    fast, _ = Passes(result.graph, flat).at(view)
+    lazy = {"reverse": result.backward_pass(), "forward:x": ForwardPass(result.graph, "x")}
+    fast, _ = Passes(result.graph, lazy).at(view)
     for key, steps in flat.items():
         same(fast[key], at_level(steps, view.level()))
     assert len(fast["reverse"]) < 12
