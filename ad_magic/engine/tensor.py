@@ -26,6 +26,10 @@ Shape = tuple[int, ...]
 on_call: Callable[[str, list[Shape], Callable[[], Any]], Any] | None = None
 
 _REDUCTIONS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
+_ACCUMULATIONS = {"add": "cumsum", "multiply": "cumprod"}
+# Methods numpy runs as several calls (h.mean() sums, then divides) or none it tells
+# (W.dot(x)): each reported as the one call it is.
+_METHODS = ("mean", "dot", "cumsum", "cumprod")
 
 
 def shape_of(x: Any) -> Shape:
@@ -39,6 +43,8 @@ def call_name(ufunc: np.ufunc, method: str) -> str:
         return ufunc.__name__
     if method == "reduce" and ufunc.__name__ in _REDUCTIONS:
         return _REDUCTIONS[ufunc.__name__]
+    if method == "accumulate" and ufunc.__name__ in _ACCUMULATIONS:
+        return _ACCUMULATIONS[ufunc.__name__]
     return f"{ufunc.__name__}.{method}"
 
 
@@ -90,6 +96,23 @@ class Tensor(np.ndarray):
 
         result = report(func.__name__, arrays, run)
         return tuple(map(_wrap, result)) if isinstance(result, tuple) else _wrap(result)
+
+
+def _method(name: str) -> Callable[..., Any]:
+    def call(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        plain = self.view(np.ndarray)
+        args = tuple(_plain(a) for a in args)
+        operands = (plain, *(a for a in args if isinstance(a, np.ndarray)))
+        result = report(name, operands, lambda: getattr(plain, name)(*args, **kwargs))
+        return _wrap(result)
+
+    call.__name__ = name
+    call.__doc__ = f"`ndarray.{name}`, reported as one call."
+    return call
+
+
+for _name in _METHODS:
+    setattr(Tensor, _name, _method(_name))
 
 
 def tensor(array: np.ndarray) -> Tensor:

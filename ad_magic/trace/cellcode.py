@@ -45,7 +45,7 @@ class CellCode:
 
 
 class _Binder(ast.NodeTransformer):
-    """Wrap each top-level name binding as `name = BIND('name', value)`."""
+    """Follow each top-level name binding with `name = BIND('name', name)`."""
 
     def visit_FunctionDef(self, node: ast.AST) -> ast.AST:
         return node  # names inside functions and classes are the function's own
@@ -85,13 +85,14 @@ def _names(target: ast.AST) -> list[str]:
 
 
 def _report(name: str, where: ast.AST, loop: bool = False) -> ast.stmt:
-    """`BIND('name', name)` as a statement, placed at `where` for tracebacks;
-    `BIND('name', name, True)` for a loop variable."""
+    """`name = BIND('name', name)`, placed at `where` for tracebacks;
+    `BIND('name', name, True)` for a loop variable. BIND gives back what the name
+    holds, or an object array as a Tensor (so numpy calls on it are seen)."""
     args: list[ast.expr] = [ast.Constant(name), ast.Name(name, ast.Load())]
     if loop:
         args.append(ast.Constant(True))
     call = ast.Call(func=ast.Name(BIND, ast.Load()), args=args, keywords=[])
-    stmt = ast.Expr(call)
+    stmt = ast.Assign(targets=[ast.Name(name, ast.Store())], value=call)
     for n in ast.walk(stmt):
         ast.copy_location(n, where)
         n.end_lineno = getattr(where, "end_lineno", None)  # type: ignore[attr-defined]

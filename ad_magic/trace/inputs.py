@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ad_magic.engine.ops import INPUT
+from ad_magic.engine.tensor import Tensor, tensor
 from ad_magic.engine.value import Value
 
 
@@ -65,7 +66,9 @@ class Bindings:
         for name in names:
             self.versions[name] = max(self.versions.get(name, 0), 1)
 
-    def __call__(self, name: str, obj: Any, loop: bool = False) -> None:
+    def __call__(self, name: str, obj: Any, loop: bool = False) -> Any:
+        """Note a binding; give back obj, an object array as a Tensor (a view of it)
+        so that the numpy calls on an array the cell builds are seen as calls."""
         self.last_any = name
         if isinstance(obj, Value):
             self._name(obj, name)
@@ -81,6 +84,8 @@ class Bindings:
                 if isinstance(item, Value):
                     self._name(item, f"{name}[{','.join(map(str, idx))}]")
                     self.last = name
+            return obj if isinstance(obj, Tensor) else tensor(obj)
+        return obj
 
     def loop_names(self) -> set[str]:
         """The names the cell bound to Values only as loop variables."""

@@ -144,6 +144,21 @@ class Tracer:
             self.namespace[name] = result
         return result
 
+    def _tensors_read(self, ns: dict[str, Any]) -> dict[str, tuple[np.ndarray, tensor.Tensor]]:
+        """Bind the object arrays the cell reads (made before it) to Tensor views of them,
+        so numpy calls on them are seen as calls; name -> (the array, its view)."""
+        viewed = {}
+        for name in self.code.body.co_names:
+            array = ns.get(name)
+            if (
+                isinstance(array, np.ndarray)
+                and array.dtype == object
+                and not isinstance(array, tensor.Tensor)
+            ):
+                viewed[name] = (array, tensor.tensor(array))
+                ns[name] = viewed[name][1]
+        return viewed
+
     def trace(self, seeds: list[str] | None = None, max_forward: int = 16) -> GradResult:
         """Run the cell once in reverse mode; forward mode over the record; a GradResult."""
         __tracebackhide__ = True
@@ -174,6 +189,8 @@ class Tracer:
         value.on_create, scalar.on_compare = recorder, recorder.compare
         value.on_read, value.on_leaf = recorder.read, recorder.leaf
         tensor.on_call = recorder.array_call
+        # Object arrays made before the cell (bare mode's leaves) as Tensors while it runs.
+        viewed = self._tensors_read(self.namespace)
         try:
             last = self.run(self.namespace, bindings)
         finally:
@@ -181,6 +198,9 @@ class Tracer:
                 outer
             )
             recorder.release()
+            for name, (array, view) in viewed.items():
+                if self.namespace.get(name) is view:
+                    self.namespace[name] = array
         own = {id(v) for _, v in leaves}
         if self.bare and not recorder.made:
             raise TraceError(

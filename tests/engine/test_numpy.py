@@ -187,3 +187,29 @@ def test_tensors_compute_as_plain_object_arrays(heard):
     assert w is before and [e.data for e in w] == [1.3, 1.3]
     tensor.on_call = None
     assert np.tanh(w).shape == (2,) and heard[-1][0] == "add"  # nobody listens: nothing heard
+
+
+def test_tensor_methods_report_as_the_one_call_they_are(heard):
+    W = tensor.tensor(np.array([[Value(0.1 * (i - j)) for j in range(3)] for i in range(2)]))
+    x = tensor.tensor(values(1.0, 2.0, 3.0))
+    h = W @ x
+    m = h.mean()  # numpy's mean sums, then divides: one call, `mean`
+    d = W.dot(x)  # ndarray.dot runs in C and calls no ufunc: told as `dot`
+    c = x.cumsum()
+    t = (W.T @ W).sum()
+    assert isinstance(m, Value) and isinstance(t, Value)
+    assert type(d).__name__ == type(c).__name__ == "Tensor"
+    assert heard == [
+        ("matmul", [(2, 3), (3,)], (2,)),
+        ("mean", [(2,)], ()),
+        ("dot", [(2, 3), (3,)], (2,)),
+        ("cumsum", [(3,)], (3,)),
+        ("matmul", [(3, 2), (2, 3)], (3, 3)),  # .T is a view, no call: its shape shows
+        ("sum", [(3, 3)], ()),
+    ]
+    # The same numbers and gradients as on plain object arrays.
+    plain_W, plain_x = W.view(np.ndarray), x.view(np.ndarray)
+    assert m.data == pytest.approx((plain_W @ plain_x).mean().data, rel=1e-15)
+    assert [v.data for v in d] == [v.data for v in plain_W.dot(plain_x)]
+    m.backward()
+    assert [v.grad for v in x] == pytest.approx([0.05, -0.05, -0.15])  # W's column means

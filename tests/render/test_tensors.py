@@ -205,3 +205,90 @@ def test_scalar_cells_and_plain_arrays_record_no_tensors(shell: Any) -> None:
     result = traced(shell, "x=0.5", "h = x\nfor i in range(200):\n    h = tanh(h*0.9 + 0.1)")
     assert result.graph.arrays == []
     assert all(not g.array for g in View(result.graph).groups.values())
+
+
+def central_differences(f: Any, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    out = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += h
+        down[i] -= h
+        out[i] = (f(up) - f(down)) / (2 * h)
+    return out
+
+
+def test_arrays_the_cell_builds_are_tensors_too(shell: Any) -> None:
+    # Built by np.array from a list of Values, and by np.zeros(dtype=object) filled in.
+    cell = (
+        "h = np.array([tanh(v) for v in W @ x])\n"
+        "z = np.zeros(3, dtype=object)\n"
+        "for i in range(3):\n"
+        "    z[i] = h[i] * 2.0\n"
+        "y = np.exp(h).mean() + (z @ z)"
+    )
+    W0, x0 = np.linspace(-1, 1, 6).reshape(3, 2), np.array([0.5, -1.5])
+    result = traced(shell, "W=np.linspace(-1,1,6).reshape(3,2) x=np.array([0.5,-1.5])", cell)
+    labels = [op.label for op in result.graph.arrays if op.shapes]
+    assert labels == [
+        "matmul (3×2)·(2,) → (3,)",
+        "exp (3,)",
+        "mean (3,) → ()",
+        "matmul (3,)·(3,) → ()",
+    ]
+    assert type(result.tracer.namespace["h"]).__name__ == "Tensor"  # as an input is
+
+    def plain(W: np.ndarray, x: np.ndarray) -> float:
+        h = np.tanh(W @ x)
+        return float(np.exp(h).mean() + (2 * h) @ (2 * h))
+
+    assert result.value == pytest.approx(plain(W0, x0), rel=1e-12)
+    np.testing.assert_allclose(
+        result.grads["W"], central_differences(lambda W: plain(W, x0), W0), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        result.grads["x"], central_differences(lambda x: plain(W0, x), x0), rtol=1e-6
+    )
+    assert result.check().ok()
+
+
+def test_arrays_made_before_a_bare_cell_are_tensors_while_it_runs(shell: Any) -> None:
+    shell.reset(new_session=False)
+    run(shell, "import numpy as np\nfrom ad_magic import Value")
+    run(shell, "A = np.array([[Value(1.0, label='a'), Value(-2.0, label='b')],\n"
+               "              [Value(0.5, label='c'), Value(0.25, label='d')]])")  # fmt: skip
+    run(shell, "%%grad\ny = np.tanh(A @ np.array([0.5, 1.5])).sum()")
+    result = shell.user_ns["_grad"]
+    assert [op.label for op in result.graph.arrays if op.shapes] == [
+        "matmul (2×2)·(2,) → (2,)",
+        "tanh (2,)",
+        "sum (2,) → ()",
+    ]
+    assert type(shell.user_ns["A"]) is np.ndarray  # the namespace holds the array it held
+    v = np.array([0.5, 1.5])
+    d = 1 - np.tanh(np.array([[1.0, -2.0], [0.5, 0.25]]) @ v) ** 2
+    expected = {"a": d[0] * v[0], "b": d[0] * v[1], "c": d[1] * v[0], "d": d[1] * v[1]}
+    assert result.grads == pytest.approx(expected, rel=1e-12)
+    assert result.check().ok()
+
+
+def test_reductions_and_methods_are_labelled_by_what_the_cell_called(shell: Any) -> None:
+    cell = (
+        "h = np.tanh(W @ x)\n"
+        "a = h.mean() + np.mean(h) + h.sum() + h.max() + np.dot(h, h)\n"
+        "b = (W.T @ W).reshape(4).sum() + W.dot(x)[0] + np.stack([h, h])[1, 0]\n"
+        "y = a + b"
+    )
+    result = traced(shell, "W=np.array([[0.5,-1.0],[1.5,0.25]]) x=np.array([1.0,2.0])", cell)
+    labels = [op.label for op in result.graph.arrays if op.shapes]
+    assert labels == [
+        "matmul (2×2)·(2,) → (2,)",
+        "tanh (2,)",
+        "mean (2,) → ()",
+        "mean (2,) → ()",
+        "sum (2,) → ()",
+        "dot (2,)·(2,) → ()",  # h.max() picks an element: no new node, no box
+        "matmul (2×2)·(2×2) → (2×2)",
+        "sum (4,) → ()",
+        "dot (2×2)·(2,) → (2,)",
+    ]
+    assert result.check().ok()
