@@ -11,8 +11,9 @@ from graphs import CHAIN
 from support import run, traced
 
 from ad_magic import render
-from ad_magic.trace.steps import ForwardPass, GroupStep, at_level
+from ad_magic.trace.steps import ForwardPass, GroupStep, at_level, num
 from ad_magic.widget.levels import Passes
+from ad_magic.widget.widget import GradWidget
 
 # Calls inside calls, a loop of them, a vector output: groups at three depths.
 NESTED = """\
@@ -94,3 +95,40 @@ def test_the_chain_at_its_first_view(shell: Any) -> None:
     for key, steps in flat.items():
         same(fast[key], at_level(steps, view.level()))
     assert len(fast["reverse"]) < 12
+
+
+def reference_page(w: Any, steps: list[Any]) -> list[list[Any]]:
+    """A pass's page as the widget's `_page` defines it, from the eager lists: each step's
+    edges between boxes (those of the steps crossing a group's border), its equation and
+    total, and the table's nodes among a group's steps."""
+    shown = {r["id"] for r in w.records}
+    unit = w._unit
+    page = []
+    for s in steps:
+        group = isinstance(s, GroupStep)
+        pairs = {(unit[p], unit[c]) for f in (s.crossing if group else (s,)) for p, c in f.edges}
+        edges = sorted([p, c] for p, c in pairs if p != c)
+        more = [[i.node, num(i.total)] for i in getattr(s, "steps", ()) if i.node in shown]
+        box = w._named[s.group] if group else unit[s.node]
+        page.append([s.node, box, edges, s.equation, num(s.total), more])
+    return page
+
+
+def test_the_widget_pages_of_lazy_passes_are_those_of_the_lists(shell: Any) -> None:
+    """Every pass the widget sends (reverse and each seed's forward pass), at the first
+    view and as groups open, is what the eager step lists give."""
+    result = traced(shell, "x=0.5 y=1.5", NESTED)
+    w = GradWidget(result)
+    seen = 0
+    for opened in [None, *list(w.view.groups)[:4]]:
+        if opened is not None:
+            w.toggle(opened)
+        level = w.view.level()
+        keys = {"reverse": result.steps("reverse", level=level)}
+        keys |= {f"forward:{s}": result.steps("forward", s, level=level) for s in result.seeds}
+        assert w.counts == {k: len(v) for k, v in keys.items()}
+        for key, steps in keys.items():
+            assert w._page(key, 0, len(steps))["steps"] == reference_page(w, steps)
+            seen += sum(isinstance(s, GroupStep) for s in steps)
+    assert seen > 10
+    w.close()
