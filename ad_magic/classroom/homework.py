@@ -40,7 +40,7 @@ def concealment(result: GradResult) -> Concealment:
         return Concealment(quiz_open)
     stated = [e.what for e in result.expectations]
     # A value stated by its variable (v) is kept back under its label (a (v)) too.
-    labels = [n.name for n in result.graph if n.also and n.also in stated]
+    labels = [n.name for n in result.graph if n.also and n.also in stated] if stated else []
     return Concealment(quiz_open or any("/" in w for w in stated), frozenset(stated + labels))
 
 

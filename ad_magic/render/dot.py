@@ -107,8 +107,9 @@ def escape(text: str) -> str:
 def seeds(graph: Graph) -> list[str]:
     """The forward-mode seeds present, in order of first appearance."""
     found: dict[str, None] = {}
+    have = found.keys()
     for node in graph.nodes:
-        if node.tangents:
+        if node.tangents and not have >= node.tangents.keys():  # most have the seeds seen
             found.update(dict.fromkeys(node.tangents))
     return list(found)
 

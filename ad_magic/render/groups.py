@@ -109,7 +109,7 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     nodes = graph.nodes
     out = [n.calls if n.calls or n.line is None else (f"line {n.line}",) for n in nodes]
     members = [i for i, n in enumerate(nodes) if n.id != graph.output]
-    index = {n.id: i for i, n in enumerate(nodes)}
+    index = graph.position
     arrays = [[index[n] for n in op.nodes if n != graph.output] for op in graph.arrays]
     in_array = {i for held in arrays for i in held}
     bare = [i for i in members if not out[i] and i not in in_array]
@@ -215,16 +215,23 @@ class View:
         self.graph = graph
         self.grouped = len(graph) > budget  # a small graph is drawn whole
         self.budget = min(budget, boxes)  # boxes the first view opens to
-        self.index = {n.id: i for i, n in enumerate(graph.nodes)}
+        self.index = graph.position
         self.groups: dict[str, Group] = {}
         self.root = Group("", "", 0, 0)
         # chains[i]: the groups node i sits in, outermost first
         self.chains: list[tuple[Group, ...]] = []
         by_key: dict[tuple[str, ...], Group] = {}
         found = paths(graph, self.budget) if self.grouped else [()] * len(graph)
+        last: tuple[tuple[str, ...], list[Group]] | None = None  # a path and its groups
         for i, (node, path) in enumerate(zip(graph.nodes, found, strict=True)):
             if node.id == graph.output:
                 path = ()
+            if last is not None and path == last[0]:  # most nodes sit where the one before did
+                for group in last[1]:
+                    group.size += 1
+                (last[1][-1] if last[1] else self.root).nodes.append(node.id)
+                self.chains.append(self.chains[-1])
+                continue
             chain = []
             parent = self.root
             for depth in range(1, len(path) + 1):
@@ -242,6 +249,7 @@ class View:
                 parent = group
             parent.nodes.append(node.id)
             self.chains.append(tuple(chain))
+            last = (path, chain)
         self.expanded: set[str] = set()
         self._drawn: tuple[frozenset[str], list[str]] | None = None  # unit_of(), last computed
         self._crossed: tuple[tuple[str, ...], tuple[list[Edge], dict[str, set[str]]]] | None = None
