@@ -64,7 +64,7 @@ def measure(ip: InteractiveShell, x: float, cell: str, repeat: int) -> dict[str,
     def engine() -> None:
         exec(
             code.body,
-            {"sin": sin, "tanh": tanh, "x": Value(x), BIND: lambda n, o, loop=False: None},
+            {"sin": sin, "tanh": tanh, "x": Value(x), BIND: lambda n, o, loop=False: o},
         )
 
     def recorded() -> None:
