@@ -13,6 +13,9 @@ FORMULA = (
     "log(1 + x*y) + sqrt(x + y) / (1 + exp(-x*y)) + (x - y)**2 * sigmoid(x + y) "
     "- relu(x - 0.1) + abs(y - 2) + x*y*2"
 )
+# Cells small enough to read whole: drawn without groups.
+SMALL = "%%grad x=0.5 y=1.5\nz = sin(x*y) + exp(x/y)*cos(y - x)"
+CHAPTER = "%%grad x=2.0\ny = sin(x**2 + 1)"
 CHAIN = "%%grad x=0.5\nh = x\nfor i in range(300):\n    h = tanh(h*0.9 + 0.1)"
 
 MLP = """\

@@ -36,14 +36,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ad_magic.render.terms import TERM, by_terms, term_paths
 from ad_magic.trace.graph import ArrayOp, Graph
 
 ARRAY = "\x1f"  # in a path: `label ARRAY k` is the k-th numpy call (labels may repeat)
-_NUMBERED = re.compile(ARRAY + r"\d+")
+_NUMBERED = re.compile(f"[{ARRAY}{TERM}]\\d+")
 
 
 def shown_title(step: str) -> str:
-    """A path step as a group's title: a numpy call's label without its number."""
+    """A path step as a group's title: a numpy call's label, a term's text, without its
+    number."""
     return _NUMBERED.sub("", step)
 
 
@@ -56,6 +58,7 @@ class Group:
     depth: int
     first: int  # position of its first node in creation order
     array: bool = False  # one numpy call (or array input) drawn as a tensor
+    term: bool = False  # a term of a long line's expression (see terms.py)
     size: int = 0  # nodes inside, at any depth
     nodes: list[str] = field(default_factory=list)  # nodes whose path ends here
     children: list[Group] = field(default_factory=list)  # subgroups, in creation order
@@ -129,6 +132,9 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
             inner = (element[i],) if i in element else ()
             out[i] = (*prefix, title, *inner, *out[i][len(prefix) :])
     width = max(2, budget * 2 // 3)
+    on_lines = (i for i, n in enumerate(nodes) if out[i] == (f"line {n.line}",))
+    for i, steps in term_paths(graph, on_lines, width).items():
+        out[i] = (*out[i], *steps)
     stack = [(members, 0)]  # nodes sharing a path prefix, and its length
     while stack:
         group, depth = stack.pop()
@@ -221,7 +227,8 @@ class View:
         # chains[i]: the groups node i sits in, outermost first
         self.chains: list[tuple[Group, ...]] = []
         by_key: dict[tuple[str, ...], Group] = {}
-        found = paths(graph, self.budget) if self.grouped else [()] * len(graph)
+        found = paths(graph, self.budget) if self.grouped else by_terms(graph, self.budget)
+        self.grouped = self.grouped or any(found)
         last: tuple[tuple[str, ...], list[Group]] | None = None  # a path and its groups
         for i, (node, path) in enumerate(zip(graph.nodes, found, strict=True)):
             if node.id == graph.output:
@@ -241,6 +248,7 @@ class View:
                     step = path[depth - 1]
                     group = Group(f"g{depth}_{node.id}", shown_title(step), depth, i)
                     group.array = ARRAY in step and " … " not in step
+                    group.term = TERM in step and " … " not in step
                     by_key[key] = group
                     self.groups[group.id] = group
                     parent.children.append(group)
@@ -310,14 +318,18 @@ class View:
             gains = {g.id: len(self.shown(g)) - 1 for family in families for g in family}
             # One group may not flood the view: it opens only into a quarter of the budget,
             # and not into blocks alone (ranges of nodes say less than the group's name)
-            # nor into an array's elements (a tensor reads as one box) unless it is the
-            # only group there is.
+            # nor into an array's elements (a tensor reads as one box), nor a long line's
+            # term into its terms (its source text says what it is) unless it is the
+            # only group there is (and a term not even then into blocks alone).
             families = [
                 [
                     g
                     for g in f
                     if gains[g.id] < self.budget // 4
-                    and (g.id in lone or not (only_blocks(g) or g.array))
+                    and (
+                        not (only_blocks(g) or g.array or g.term)
+                        or (g.id in lone and not (g.term and only_blocks(g)))
+                    )
                 ]
                 for f in families
             ]

@@ -27,6 +27,7 @@ from types import CodeType, TracebackType
 from typing import Any
 
 BIND = "__ad_magic_bind__"  # the callback's name in the namespace while a cell runs
+COMPREHENSIONS = ("<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>")
 
 
 @dataclass
@@ -41,7 +42,17 @@ class CellCode:
 
     @property
     def codes(self) -> tuple[CodeType, ...]:
-        return (self.body, self.last) if self.last else (self.body,)
+        """The cell's code and that of the comprehensions in it (`sum(f(i) for i in ...)`),
+        whose positions are in the cell too: a node made in one is placed at its
+        sub-expression, not at the whole comprehension."""
+        found = [self.body, self.last] if self.last else [self.body]
+        for code in found:  # grows as comprehensions inside comprehensions are found
+            found += [
+                c
+                for c in code.co_consts
+                if isinstance(c, CodeType) and c.co_name in COMPREHENSIONS
+            ]
+        return tuple(found)
 
 
 class _Binder(ast.NodeTransformer):

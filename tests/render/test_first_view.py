@@ -45,12 +45,15 @@ def size(svg: str) -> tuple[float, float]:
     return float(found[1]), float(found[2])
 
 
-def test_a_one_line_formula_of_48_nodes_is_not_grouped(shell: Any) -> None:
+def test_a_one_line_formula_of_48_nodes_shows_its_terms(shell: Any) -> None:
     graph = traced(shell, FORMULA)
     assert len(graph) == 48
     view = View(graph, budget=150)
-    assert not view.grouped and not view.groups
-    assert view.units() == [n.id for n in graph]
+    units = view.units()
+    assert 10 <= len(units) <= 25 and graph.output in units
+    assert all(view.groups[u].term for u in units if u in view.groups)
+    svg = to_svg(graph, view)
+    assert set(centres(svg)) == set(units)
 
 
 def test_the_mlp_step_opens_to_about_30_boxes_with_the_output(shell: Any) -> None:
@@ -61,6 +64,7 @@ def test_the_mlp_step_opens_to_about_30_boxes_with_the_output(shell: Any) -> Non
     assert 4 <= len(units) <= 30 and graph.output in units
     labels = [view.groups[u].label for u in units if u in view.groups]
     assert "inputs" in labels and any(label.startswith("MLP.__call__ #") for label in labels)
+    assert len(units) == 8 and "sum((s - y)**2 for s,…cores, Y))" in labels  # the loss's terms
     svg = to_svg(graph, view)
     assert set(centres(svg)) == set(units)
     assert size(svg)[0] <= config.width

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from graphs import CHAIN, FORMULA
+from graphs import CHAIN, FORMULA, SMALL
 from support import run
 
 from ad_magic.trace.steps import GroupStep
@@ -82,7 +82,24 @@ def test_the_layout_wraps_to_the_widgets_width(chain: GradWidget) -> None:
 
 
 def test_a_small_graph_steps_one_chain_rule_at_a_time(shell: Any) -> None:
-    run(shell, FORMULA)
+    run(shell, SMALL)
     w = GradWidget(shell.user_ns["_grad"])
     assert w.expanded == [] and w.trail == [] and not w.view.groups
     assert w.counts["reverse"] == len(w.result.steps("reverse"))
+
+
+def test_a_long_formula_opens_term_by_term(shell: Any) -> None:
+    run(shell, FORMULA)
+    w = GradWidget(shell.user_ns["_grad"])
+    top = w.counts["reverse"]
+    assert top == len(w.result.steps("reverse", level=w.view.level())) == 16
+    term = next(g for g in w.view.groups.values() if g.label == "tanh(x*x + y*y) * log(1 + x*y)")
+    w.toggle(term.id)
+    assert w.trail[-1] == {"id": term.id, "title": term.label}
+    assert term.id in [g["id"] for g in w.expanded]  # with its close control
+    assert w.counts["reverse"] > top
+    w.toggle(term.id)
+    assert w.counts["reverse"] == top and w.expanded == []
+    # Find by a term's title or a node inside one: its group opens.
+    assert w.find("n31") == "n31" and w._unit["n31"] == "n31"
+    assert [g["title"] for g in w.trail] == ["(x - y)**2 * sigmoid(x + y)"]

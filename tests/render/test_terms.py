@@ -1,0 +1,197 @@
+"""Groups within a long line: its nodes by the terms of its expression, each term a
+group labelled by its source text, while small cells draw whole as before."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from graphs import CHAIN, CHAPTER, FORMULA, SMALL
+from support import central, run
+
+from ad_magic.render import to_svg
+from ad_magic.render.groups import View
+from ad_magic.render.terms import LONGEST, elided, parse, parts
+from ad_magic.trace.graph import Graph
+from ad_magic.trace.steps import GroupStep
+
+FORMULA_TERMS = [
+    "sin(x*y)",
+    "exp(x/y)*cos(y-x)",
+    "tanh(x*x + y*y) * log(1 + x*y)",
+    "sqrt(x + y) / (1 + exp(-x*y))",
+    "(x - y)**2 * sigmoid(x + y)",
+    "relu(x - 0.1)",
+    "abs(y - 2)",
+    "x*y*2",
+]
+
+
+def traced(shell: Any, cell: str) -> Graph:
+    run(shell, cell)
+    graph: Graph = shell.user_ns["_grad"].graph
+    return graph
+
+
+def drawn(view: View) -> list[str]:
+    """The first view's boxes: a group's label, or a node's id."""
+    return [view.groups[u].label if u in view.groups else u for u in view.units()]
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("a + b*c + d - e", ["a", "b*c", "d", "e"]),
+        ("x*y/z", ["x", "y", "z"]),
+        ("a - (b + c)", ["a", "b + c"]),  # a parenthesized sum is one term
+        ("tanh(a + b)", ["a", "b"]),  # one part: looked through
+        ("(x - y)**2 * sigmoid(x + y)", ["(x - y)**2", "sigmoid(x + y)"]),
+        ("sum(f(i) * 2 for i in range(9))", ["f(i) * 2"]),  # the element, evaluated again
+        ("max(a, key=b)", ["a", "b"]),
+        ("a < b", ["a", "b"]),
+    ],
+)
+def test_the_terms_of_an_expression(text: str, terms: list[str]) -> None:
+    found = parts(parse(text, 10))
+    assert [t.text for t in found] == terms
+    for t in found:  # spans in the line's columns
+        assert text[t.span[0] - 10 : t.span[1] - 10] == t.text
+
+
+def test_a_long_term_is_elided_keeping_its_start_and_end() -> None:
+    long = "sin(x*y) + exp(x/y)*cos(y-x) + tanh(x*x + y*y) + abs(y - 2)"
+    short = elided(long)
+    assert len(short) <= LONGEST and short.startswith("sin(x*y)") and short.endswith("(y - 2)")
+    assert "…" in short and " … " not in short  # not a block's range
+    assert elided("x*y*2") == "x*y*2"
+
+
+def test_the_formula_shows_its_terms(shell: Any) -> None:
+    graph = traced(shell, FORMULA)
+    view = View(graph)
+    labels = drawn(view)
+    assert len(labels) == 12 and graph.output in labels  # x, y, 8 terms, their sum, output
+    assert [x for x in labels if x in FORMULA_TERMS] == FORMULA_TERMS  # in source order
+    # The + and - nodes of the sum but the last are one group, titled by their widest.
+    sums = [g for g in view.groups.values() if g.label.startswith("sin(x*y) + exp")]
+    assert len(sums) == 1 and sums[0].size == 6 and sums[0].label.endswith("abs(y - 2)")
+    assert all(g.term for g in view.groups.values())
+    # Every node is drawn once: in a box of its own or in one group.
+    assert sorted(n for u in view.units() for n in members(view, u)) == sorted(n.id for n in graph)
+    svg = to_svg(graph, view).replace("&#45;", "-")
+    for term in FORMULA_TERMS:
+        assert f">{term}<" in svg
+
+
+def members(view: View, unit: str) -> list[str]:
+    return view.members(unit) if unit in view.groups else [unit]
+
+
+def test_a_term_opens_in_place_and_big_terms_open_into_terms(shell: Any) -> None:
+    inner = FORMULA.split(" = ", 1)[1]
+    graph = traced(shell, f"%%grad x=0.5 y=1.5\nz = x * tanh({inner}) + y")
+    view = View(graph)
+    big = max((view.groups[u] for u in view.units() if u in view.groups), key=lambda g: g.size)
+    assert big.label == elided(f"tanh({inner})") and big.size > 40
+    view.expand(big.id)
+    assert [x for x in drawn(view) if x in FORMULA_TERMS] == FORMULA_TERMS
+    view.collapse(big.id)
+    assert big.id in view.units()
+
+
+def test_small_cells_draw_whole(shell: Any) -> None:
+    for cell in (CHAPTER, SMALL, "%%grad x=0.5\nys = [sin(x*k) for k in range(8)]\ny = ys[3]"):
+        graph = traced(shell, cell)
+        view = View(graph)
+        assert not view.grouped and view.units() == [n.id for n in graph], cell
+    # A loop of short lines keeps its blocks of nodes, none by terms.
+    view = View(traced(shell, CHAIN))
+    assert view.groups and not any(g.term for g in view.groups.values())
+
+
+def test_each_evaluation_in_a_loop_is_a_group_of_its_own(shell: Any) -> None:
+    inner = FORMULA.split(" = ", 1)[1]
+    cell = f"%%grad x=0.5 y=1.5\ns = 0\nfor i in range(5):\n    s = s + {inner}"
+    graph = traced(shell, cell)
+    assert len(graph) > 150  # grouped by line first, then by evaluation, then by term
+    view = View(graph)
+    evaluations = [view.groups[u] for u in view.units() if u in view.groups]
+    assert len(evaluations) == 5 and all(45 <= g.size <= 48 for g in evaluations)
+    view.expand(evaluations[2].id)
+    terms = [x for x in drawn(view) if x in FORMULA_TERMS]
+    assert terms == FORMULA_TERMS
+
+
+def test_a_sum_over_a_generator_opens_to_its_elements(shell: Any) -> None:
+    cell = "%%grad x=0.5\ns = sum(sin(x*i) + cos(x/(i+1)) * exp(-x*i) for i in range(8)) + exp(x)"
+    graph = traced(shell, cell)
+    # The element's nodes are placed at their sub-expression inside the generator.
+    assert graph["n3"].text == "sin(x*i)"
+    view = View(graph)
+    (total,) = [view.groups[u] for u in view.units() if u in view.groups]
+    assert total.label.startswith("sum(sin(x*i)") and total.size == 105
+    view.expand(total.id)
+    elements = [x for x in drawn(view) if x.startswith("sin(x*i) + cos")]
+    assert len(elements) == 8
+    assert all(g.size == 12 for g in view.groups.values() if g.label in elements)
+
+
+def test_user_function_calls_keep_their_groups(shell: Any) -> None:
+    run(shell, "def f(a, b):\n    return a*b + sin(a) * exp(b) - a/b + tanh(a*b)\n")
+    graph = traced(shell, "%%grad x=0.5 y=1.5\nz = f(x, y) + f(y, x) * 2 + f(x, x) - f(y, y)/3")
+    labels = drawn(View(graph))
+    assert {"f(x, y)", "f(y, x) * 2", "f(x, x)", "f(y, y)/3"} <= set(labels)
+    # Past the budget, the calls are groups of their own as before.
+    run(shell, "%%grad x=0.5 y=1.5\nz = sum(f(x, y*k) for k in range(1, 31))")
+    view = View(shell.user_ns["_grad"].graph)
+    calls = [g for g in view.groups.values() if g.title.startswith("f#") and not g.children]
+    assert len(calls) == 30 and all(g.size == 10 for g in calls)
+
+
+def test_stepping_at_the_level_of_the_terms(shell: Any) -> None:
+    run(shell, FORMULA)
+    result = shell.user_ns["_grad"]
+    view = View(result.graph)
+    flat = result.steps("reverse")
+    level = result.steps("reverse", level=view.level())
+    assert sum(len(s.steps) if isinstance(s, GroupStep) else 1 for s in level) == len(flat)
+    # One step per term, one per + of the sum between them (its group), the output's.
+    assert len(level) == 8 + 7 + 1 <= len(flat) // 4
+    names = [s.group for s in level if isinstance(s, GroupStep)]
+    assert set(names) == set(view.names().values())
+    assert names.count(next(n for n in names if n.startswith("sin(x*y) + exp"))) == 7
+    opened = next(g for g in view.groups.values() if g.label == FORMULA_TERMS[2])
+    view.expand(opened.id)
+    inside = result.steps("reverse", level=view.level())
+    # Its one step becomes the steps of its nodes, every chain-rule step still once.
+    assert len(level) < len(inside) < len(flat)
+    assert sum(len(s.steps) if isinstance(s, GroupStep) else 1 for s in inside) == len(flat)
+    assert opened.label not in [s.group for s in inside if isinstance(s, GroupStep)]
+    held = set(view.members(opened.id))
+    assert len({s.node for s in inside if not isinstance(s, GroupStep)} & held) >= 6
+
+
+def test_gradients_are_those_of_the_formula(shell: Any) -> None:
+    run(shell, FORMULA)
+    result = shell.user_ns["_grad"]
+    sigmoid = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+
+    def f(x: float, y: float) -> float:
+        return (
+            math.sin(x * y)
+            + math.exp(x / y) * math.cos(y - x)
+            + math.tanh(x * x + y * y) * math.log(1 + x * y)
+            + math.sqrt(x + y) / (1 + math.exp(-x * y))
+            + (x - y) ** 2 * sigmoid(x + y)
+            - max(x - 0.1, 0.0)
+            + abs(y - 2)
+            + x * y * 2
+        )
+
+    graph = result.graph
+    assert graph[graph.output].value == pytest.approx(f(0.5, 1.5), rel=1e-12)
+    for k, name in enumerate("xy"):
+        node = next(n for n in graph if n.name == name)
+        assert node.grad == pytest.approx(central(f, (0.5, 1.5), k), rel=1e-6)
+        assert graph[graph.output].tangents[name] == pytest.approx(node.grad, rel=1e-12)
