@@ -234,8 +234,8 @@ class View:
             if node.id == graph.output:
                 path = ()
             if last is not None and path == last[0]:  # most nodes sit where the one before did
-                for group in last[1]:
-                    group.size += 1
+                for held in last[1]:
+                    held.size += 1
                 (last[1][-1] if last[1] else self.root).nodes.append(node.id)
                 self.chains.append(self.chains[-1])
                 continue
