@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
+
 from ad_magic.engine.ops import CONST, INPUT, Op
 from ad_magic.engine.value import Value, topological
 
@@ -163,6 +165,15 @@ class Graph:
         """Each node's parents as places in `nodes`, in argument order."""
         at = self.position
         return [tuple([at[p] for p in n.parents]) for n in self.nodes]
+
+    @cached_property
+    def edge_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every edge as arrays of (parent place, child place, argument), by child then
+        argument: the order of `edges_into`."""
+        parents = [p for ps in self.parent_positions for p in ps]
+        children = [k for k, ps in enumerate(self.parent_positions) for _ in ps]
+        args = [a for ps in self.parent_positions for a in range(len(ps))]
+        return np.array(parents, np.intp), np.array(children, np.intp), np.array(args, np.intp)
 
     @cached_property
     def traced(self) -> list[Node]:

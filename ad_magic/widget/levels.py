@@ -19,7 +19,6 @@ first shown (`Level`), each group step's inside only as far as it is read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from functools import cached_property
 from itertools import pairwise
 
 import numpy as np
@@ -172,14 +171,6 @@ class Passes:
             out.append(group)
         return out
 
-    @cached_property
-    def _graph_edges(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every edge of the graph as (parent positions, child positions), by child."""
-        index = self.index
-        parents = [index[p] for n in self.graph.nodes for p in n.parents]
-        children = [i for i, n in enumerate(self.graph.nodes) for _ in n.parents]
-        return np.array(parents, np.intp), np.array(children, np.intp)
-
     def edges(self, key: str, span: slice) -> list[list[str]]:
         """The edges between boxes, sorted, that a group step's crossing steps use: in
         reverse mode each step's edge from its node to the node it comes from, in
@@ -188,7 +179,7 @@ class Passes:
             parents, children = self.nodes[key][span], self.vias[key][span]
         else:  # the edges into a run of traced nodes: a run of edges (constants have none)
             at = self.nodes[key][span]
-            parents, children = self._graph_edges
+            parents, children, _ = self.graph.edge_positions
             lo = int(np.searchsorted(children, at[0], side="left"))
             hi = int(np.searchsorted(children, at[-1], side="right"))
             parents, children = parents[lo:hi], children[lo:hi]
