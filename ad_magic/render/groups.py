@@ -430,7 +430,8 @@ class View:
         box = np.fromiter((code[u] for u in unit_of), np.intp, len(unit_of))
         parents, children, args = self.graph.edge_positions
         across = np.flatnonzero(box[parents] != box[children])
-        for p, c, arg in zip(*(a[across].tolist() for a in (parents, children, args))):
+        picked = [a[across].tolist() for a in (parents, children, args)]
+        for p, c, arg in zip(*picked, strict=True):
             src, dst, parent = unit_of[p], unit_of[c], nodes[p].id
             if src == parent and dst == nodes[c].id:
                 single.append(Edge(src, dst, 1, arg))
