@@ -14,6 +14,7 @@ from ad_magic.render.animate import animated_svg  # registers save(..., animate=
 from ad_magic.render.draw import (
     Config,
     config,
+    readable,
     save,
     summary,
     to_dot,
@@ -33,6 +34,7 @@ __all__ = [
     "View",
     "animated_svg",
     "config",
+    "readable",
     "save",
     "summary",
     "to_dot",

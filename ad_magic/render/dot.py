@@ -63,6 +63,7 @@ FAST = {"nslimit": "2", "mclimit": "0.5"}
 # is the notebook's 13 px and edge labels 12 px.
 FONT = 13
 SMALL = 12
+LEVEL_GAP = 40.0  # points beside a box on its level, top to bottom: the gap and an edge label
 
 
 def number(x: float) -> str:
@@ -188,7 +189,8 @@ def build(
     The mode line shows the gradient (mode "reverse") or the tangent for `seed`
     (mode "forward", default the first seed). With `layout_text` it holds the
     widest of them all instead, for an SVG that switches modes. Left to right,
-    a graph wider than `width` points wraps into rows read top to bottom.
+    a graph wider than `width` points wraps into rows read top to bottom; top to
+    bottom, a level wider than `width` spreads over more levels (see `levels`).
     """
     if direction not in ("LR", "TB"):
         raise ValueError(f"direction must be 'LR' (left to right) or 'TB', not {direction!r}")
@@ -229,6 +231,7 @@ def build(
     crossing = sum(row_of.get(e.src, 0) != row_of.get(e.dst, 0) for e in edges)
     if crossing > 2 * max(row_of.values(), default=0):
         row_of = {}  # a web, not a chain: rows would only tangle it
+    level_of = levels(drawn, edges, texts, width) if direction == "TB" and width else {}
     in_rows: dict[int, list[Box]] = {}
     for box in drawn:
         in_rows.setdefault(row_of.get(box.id, 0), []).append(box)
@@ -253,6 +256,8 @@ def build(
                 same.node(box.id)
             for above, below in itertools.pairwise(starts):  # rows in order, top to bottom
                 same.edge(above.id, below.id, style="invis")
+    if level_of:
+        place_levels(dot, drawn, level_of)
     for src, dst, attrs in lines:
         if row_of.get(src, 0) != row_of.get(dst, 0):
             attrs["constraint"] = "false"  # from one row into a later one: no column order
@@ -320,6 +325,55 @@ def rows(
     if row == 0:
         return {}
     return {box.id: row_of_rank[rank[box.id]] for box in drawn}
+
+
+def levels(
+    drawn: list[Box], edges: list[Edge], texts: dict[str, str | None], width: float
+) -> dict[str, int]:
+    """Top to bottom within `width` points: each box's level, counted up from the
+    output's (0). A box sits one level above its highest use, or higher while that
+    level is full; so the inputs of a wide level spread over the levels above it.
+    Empty when no level would be too wide anyway."""
+    order = {box.id: i for i, box in enumerate(drawn)}
+    uses: dict[str, list[str]] = {}
+    for edge in edges:
+        if order[edge.src] < order[edge.dst]:
+            uses.setdefault(edge.src, []).append(edge.dst)
+    level: dict[str, int] = {}
+    used: dict[int, float] = {}
+    for box in reversed(drawn):  # creation order reversed: every use placed first
+        need = box_width(box, texts[box.id]) + LEVEL_GAP
+        k = max((level[u] + 1 for u in uses.get(box.id, ())), default=0)
+        while used.get(k, 0.0) and used[k] + need > width:
+            k += 1
+        level[box.id] = k
+        used[k] = used.get(k, 0.0) + need
+    if len(used) == 1 + max(_depth(drawn, uses).values(), default=0):
+        return {}  # nothing had to move: dot's own ranks read the same
+    return level
+
+
+def place_levels(dot: graphviz.Digraph, drawn: list[Box], level_of: dict[str, int]) -> None:
+    """Each level one rank, the highest on top, each under the one before."""
+    by_level: dict[int, list[str]] = {}
+    for box in drawn:
+        by_level.setdefault(level_of[box.id], []).append(box.id)
+    order = sorted(by_level, reverse=True)
+    for level in order:
+        with dot.subgraph() as same:
+            same.attr(rank="same")
+            for box_id in by_level[level]:
+                same.node(box_id)
+    for upper, lower in itertools.pairwise(order):
+        dot.edge(by_level[upper][0], by_level[lower][0], style="invis")
+
+
+def _depth(drawn: list[Box], uses: dict[str, list[str]]) -> dict[str, int]:
+    """Each box's levels above the output with no width limit."""
+    depth: dict[str, int] = {}
+    for box in reversed(drawn):
+        depth[box.id] = max((depth[u] + 1 for u in uses.get(box.id, ())), default=0)
+    return depth
 
 
 def drawn_edges(

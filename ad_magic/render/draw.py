@@ -10,8 +10,13 @@ One SVG serves both modes: each box's mode line is written once per mode, as
 place, the ones of the other mode hidden with `display="none"`. The root
 `<svg>` has the classes `ad-graph ad-reverse` (or `ad-forward ad-seed-K`) and
 a small scoped style sheet, so a display switches mode or seed by changing
-those classes: no new layout. Boxes have CSS classes for their kind (see
-`dot.py`) and their ids as `<title>`.
+those classes: no new layout; `ad-lr` or `ad-tb` says which way it reads.
+Boxes have CSS classes for their kind (see `dot.py`) and their ids as `<title>`.
+
+Given the width (and height) it is shown in, a left-to-right graph that does
+not fit at one point per pixel wraps into rows, or reads top to bottom when
+that shows it larger: the neuron of the micrograd lecture is 1,057 points wide
+left to right and 462 top to bottom.
 
 Graphs larger than `config.budget` nodes are drawn with groups (`groups.View`),
 about `config.boxes` boxes at first;
@@ -28,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ad_magic.render.dot import Box, build, number, printable, seeds
+from ad_magic.render.dot import BIG, Box, build, number, printable, seeds
 from ad_magic.render.groups import View
 from ad_magic.render.layout import BACKENDS, LayoutError, layout
 from ad_magic.trace.graph import Graph
@@ -82,23 +87,74 @@ def to_svg(
     mode: str = "reverse",
     seed: str | None = None,
     width: float | None = None,
+    height: float | None = None,
 ) -> str:
     """The laid-out graph as an SVG document carrying both modes (see the module doc).
 
-    A left-to-right graph wider than `width` points (default `config.width`) wraps into rows.
+    A left-to-right graph wider than `width` points (default `config.width`) wraps into
+    rows; if it still does not fit in `width` × `height` points (no height: any), it is
+    drawn top to bottom instead when that shows it larger (see `readable`).
     """
-    source, boxes = build(
-        graph,
-        view_of(graph, view),
-        direction=config.direction,
-        edge_labels=config.edge_labels,
-        layout_text=True,
-        width=config.width if width is None else width,
-    )
-    svg = layout(source, "svg", backend=config.backend, timeout=config.timeout).decode()
+    view = view_of(graph, view)
+    width = config.width if width is None else width
+    direction = config.direction
+    svg, boxes = _laid_out(graph, view, direction, width)
+    # Up to BIG boxes the other ways are laid out too (a few tens of ms each) when
+    # this one was wrapped by the rows' estimate, or does not fit.
+    small = len(boxes) <= BIG and direction == "LR"
+    if small and "cluster_row" in svg:
+        whole, whole_boxes = _laid_out(graph, view, "LR", None)
+        if readable(whole, width, height) == 1:
+            svg, boxes = whole, whole_boxes
+    if small and readable(svg, width, height) < 1:
+        down, down_boxes = _top_to_bottom(graph, view, width)
+        if readable(down, width, height) > readable(svg, width, height):
+            svg, boxes, direction = down, down_boxes, "TB"
     names = seeds(graph)
     which = names.index(seed) if seed in names else 0
-    return with_modes(svg, boxes, names, mode if names else "reverse", which)
+    return with_modes(svg, boxes, names, mode if names else "reverse", which, direction)
+
+
+def _laid_out(
+    graph: Graph, view: View, direction: str, width: float | None
+) -> tuple[str, list[Box]]:
+    source, boxes = build(
+        graph,
+        view,
+        direction=direction,
+        edge_labels=config.edge_labels,
+        layout_text=True,
+        width=width,
+    )
+    return layout(source, "svg", backend=config.backend, timeout=config.timeout).decode(), boxes
+
+
+def _top_to_bottom(graph: Graph, view: View, width: float) -> tuple[str, list[Box]]:
+    """Top to bottom within `width` points: the levels are estimated from the text, so a
+    layout that comes out wider is made again for a narrower width (twice at most)."""
+    aim = width
+    for _ in range(3):
+        svg, boxes = _laid_out(graph, view, "TB", aim)
+        drawn = svg_size(svg)[0]
+        if drawn <= width:
+            break
+        aim *= width / drawn
+    return svg, boxes
+
+
+_SIZE = re.compile(r'<svg[^>]*?width="([\d.]+)pt" height="([\d.]+)pt"')
+
+
+def svg_size(svg: str) -> tuple[float, float]:
+    """A laid-out SVG's width and height in points (0, 0 if it has none)."""
+    found = _SIZE.search(svg)
+    return (float(found[1]), float(found[2])) if found else (0.0, 0.0)
+
+
+def readable(svg: str, width: float, height: float | None = None) -> float:
+    """The scale (at most 1) that shows the whole SVG in `width` × `height` points."""
+    w, h = svg_size(svg)
+    return min(1.0, width / w if w else 1.0, height / h if height and h else 1.0)
 
 
 _NODE = re.compile(r'(<g id="node\d+" class="[^"]*">\s*<title>)([^<]*)(</title>.*?</g>)', re.S)
@@ -106,8 +162,11 @@ HIDDEN = ' display="none"'
 _TEXT = re.compile(r"<text([^>]*)>(.*?)</text>", re.S)
 
 
-def with_modes(svg: str, boxes: list[Box], names: list[str], mode: str, which: int) -> str:
-    """Write each box's mode line once per mode (grad, one tangent per seed), one shown."""
+def with_modes(
+    svg: str, boxes: list[Box], names: list[str], mode: str, which: int, direction: str = "LR"
+) -> str:
+    """Write each box's mode line once per mode (grad, one tangent per seed), one shown;
+    the root's classes say the mode and the direction (`ad-lr` or `ad-tb`)."""
     by_id = {box.id: box for box in boxes}
 
     def per_node(match: re.Match[str]) -> str:
@@ -139,7 +198,8 @@ def with_modes(svg: str, boxes: list[Box], names: list[str], mode: str, which: i
         return match.group(1) + match.group(2) + body
 
     svg = _NODE.sub(per_node, svg)
-    classes = f"ad-graph ad-{mode}" + (f" ad-seed-{which}" if names else "")
+    classes = f"ad-graph ad-{mode} ad-{direction.lower()}"
+    classes += f" ad-seed-{which}" if names else ""
     rules = [
         ".ad-graph.ad-reverse text.grad{display:inline}",
         ".ad-graph.ad-reverse text.tangent{display:none}",
@@ -222,10 +282,11 @@ def to_html(
     mode: str = "reverse",
     seed: str | None = None,
     width: float | None = None,
+    height: float | None = None,
 ) -> str:
     """The SVG for a notebook page; if the layout fails, the reason and a text summary."""
     try:
-        svg = to_svg(graph, view, mode=mode, seed=seed, width=width)
+        svg = to_svg(graph, view, mode=mode, seed=seed, width=width, height=height)
     except LayoutError as err:
         text = f"Could not draw the graph: {err}\n\n{summary(graph, view)}"
         return f'<pre class="ad-graph-error">{html.escape(text)}</pre>'

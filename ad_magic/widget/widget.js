@@ -6,14 +6,20 @@
 // the selected node ad-selected, and each node's mode line shows its gradient
 // (reverse) or tangent (forward) once its step is done.
 //
-// Navigation: the graph is shown at one pixel per point (the notebook's text
-// size), the output (or the current step's node) panned into view; Fit fits it,
-// ctrl/⌘ + wheel (a pinch) zooms at the pointer, dragging pans. Keys typed in
-// the widget stay in it (JupyterLab's notebook shortcuts never see them), and
-// ←/→/Home/End step when the focus is not in a text box.
+// Navigation: the first view shows the whole graph at one pixel per point, so box
+// text is the notebook's 13 px (constants and edge labels 12 px): the kernel lays
+// the graph out to the widget's width, in rows or top to bottom when left to right
+// would not fit. A graph that still does not fit is shown so with the output (or
+// the current step's node) panned into view. Until the user zooms or
+// pans, the first view follows the widget's size. Fit fits it, ctrl/⌘ + wheel
+// (a pinch) zooms at the pointer, dragging pans. Keys typed in the widget stay in
+// it (JupyterLab's notebook shortcuts never see them), and ←/→/Home/End step when
+// the focus is not in a text box.
 
 const SPEEDS = { "0.5x": 1600, "1x": 800, "2x": 400, "4x": 200 };
 const FIRST_VIEW = 30; // boxes a grouped graph's first view has at most (render.config.boxes)
+// The graph's viewport is at most this tall: with the toolbars, the widget fits the window.
+const room = () => Math.max(360, Math.round(window.innerHeight * 0.7));
 
 // Lumino (JupyterLab, Notebook 7) runs no keyboard shortcut whose event starts at an
 // element marked like this: every focusable part of the widget is.
@@ -156,6 +162,7 @@ function render({ model, el }) {
   hideTwin(model);
   let timer = null;
   let zoom = 1, panX = 0, panY = 0;
+  let moved = false; // the user zoomed or panned: the view no longer follows the widget's size
   let size = { w: 0, h: 0 }; // the SVG's own size, in points shown as pixels
 
   // -- layout -----------------------------------------------------------
@@ -182,8 +189,8 @@ function render({ model, el }) {
   const announce = h("div", { class: "ad-announce", role: "status", "aria-live": "polite", "aria-atomic": "true" });
   const canvas = h("div", { class: "ad-canvas" });
   const viewport = h("div", { class: "ad-viewport", role: "group", "aria-label": "Computation graph", tabindex: "-1" }, canvas);
-  const zoomIn = button("Zoom in", "+", () => zoomAt(zoom * 1.25));
-  const zoomOut = button("Zoom out", "−", () => zoomAt(zoom / 1.25));
+  const zoomIn = button("Zoom in", "+", () => { moved = true; zoomAt(zoom * 1.25); });
+  const zoomOut = button("Zoom out", "−", () => { moved = true; zoomAt(zoom / 1.25); });
   const zoomFit = button("Fit", "Fit", () => fit());
   const searchBox = h("input", { type: "search", class: "ad-search", "aria-label": "Find a node by name or id", placeholder: "find node: name or id", size: "18" });
   const findButton = button("Find", "Find", () => { if (searchBox.value.trim()) model.send({ type: "find", query: searchBox.value.trim() }); });
@@ -347,7 +354,6 @@ function render({ model, el }) {
         if (event.key === "Enter" || event.key === " ") { event.preventDefault(); act(); }
       });
     }
-    viewport.style.height = `${Math.max(160, Math.min(560, size.h + 12))}px`;
     zoom = 1; panX = panY = 0;
     applyZoom();
     restyle();
@@ -359,26 +365,27 @@ function render({ model, el }) {
     if (refocus !== null) (nodesById.get(refocus) || viewport).focus({ preventScroll: true });
   }
 
-  // A new layout's first view. A view larger than the viewport is fitted, so all of it is
-  // on screen at once, when it has more boxes than a first view (a 48-node formula drawn
-  // whole) or a group was just opened or closed here. Otherwise (and for a searched node)
-  // it is shown at one pixel per point, with the searched node, the current step's node
-  // or the output in view.
+  // A layout's first view: the whole graph in a viewport as tall as it needs (at most
+  // `room()`), at one pixel per point when it fits so, else fitted when it has more
+  // boxes than a first view (a 48-node formula drawn whole) or a group was just opened
+  // or closed here. Otherwise, and for a searched node, it is shown at one pixel per
+  // point, with the searched node, the current step's node or the output in view.
   function place() {
     const found = nodesById.get(model.get("found").box);
-    const vw = viewport.clientWidth, vh = viewport.clientHeight;
+    const vw = viewport.clientWidth;
     const many = nodesById.size > FIRST_VIEW || regrouped;
-    if (!found && vw && many && (size.w > vw || size.h > vh)) {
-      fit();
-      // A wide graph fitted to the width: the viewport no taller than what it shows.
-      const tall = Math.max(160, Math.ceil(size.h * zoom) + 12);
-      if (tall < vh) {
-        viewport.style.height = `${tall}px`;
-        panY = (tall - size.h * zoom) / 2;
-        applyZoom();
-      }
+    zoom = 1; panX = panY = 0;
+    const whole = vw && size.w ? Math.min(1, vw / size.w, (room() - 12) / size.h) : 1;
+    if (!found && (whole === 1 || many)) {
+      zoom = whole;
+      viewport.style.height = `${Math.max(160, Math.ceil(size.h * zoom) + 12)}px`;
+      panX = Math.max(0, (vw - size.w * zoom) / 2);
+      panY = 6;
+      applyZoom();
       return;
     }
+    viewport.style.height = `${Math.max(160, Math.min(room(), size.h + 12))}px`;
+    applyZoom();
     const target = found || canvas.querySelector("g.node.ad-current") || canvas.querySelector("g.node.output");
     if (target) showNode(target);
   }
@@ -664,22 +671,28 @@ function render({ model, el }) {
     });
   }
   model.on("change:step", () => schedule(true));
-  // The layout wraps long rows to the widget's width: tell the kernel what it is
-  // (it lays out again only for a change that matters).
-  let sentWidth = 0;
+  // The layout fits the graph to the widget's width and height: tell the kernel what
+  // they are (it lays out again only for a change that matters). Until the user zooms
+  // or pans, the first view follows the widget's width (a window made narrower, a side
+  // panel opened).
+  let sentWidth = 0, placedWidth = 0;
   const resized = new ResizeObserver(() => {
     const w = viewport.clientWidth;
-    if (!w) return;
-    if (!sentWidth) place(); // first shown: the output into view
-    if (Math.abs(w - sentWidth) > 0.1 * sentWidth) {
+    if (!w || moved || w === placedWidth) return;
+    placedWidth = w;
+    place();
+    // A change by more than a tenth, or a layout that fitted its width and no longer does.
+    const overflows = size.w <= sentWidth - 16 && size.w > w - 16;
+    if (Math.abs(w - sentWidth) > 0.1 * sentWidth || overflows) {
       sentWidth = w;
-      model.send({ type: "width", px: w - 16 });
+      model.send({ type: "width", px: w - 16, height: room() - 12 });
     }
   });
   resized.observe(viewport);
   viewport.addEventListener("wheel", (event) => {
     if (!event.ctrlKey && !event.metaKey) return;
     event.preventDefault();
+    moved = true;
     const v = viewport.getBoundingClientRect();
     zoomAt(zoom * Math.exp(-event.deltaY / 300), event.clientX - v.left, event.clientY - v.top);
   }, { passive: false });
@@ -691,6 +704,7 @@ function render({ model, el }) {
   });
   viewport.addEventListener("pointermove", (event) => {
     if (!drag) return;
+    moved = true;
     panX = event.clientX - drag.x; panY = event.clientY - drag.y; applyZoom();
   });
   viewport.addEventListener("pointerup", () => { drag = null; });

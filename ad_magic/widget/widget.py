@@ -94,6 +94,7 @@ class GradWidget(anywidget.AnyWidget):
         self.result = result
         self.view = render.view_of(result.graph)
         self.width = render.config.width  # points the layout wraps at: the widget's width
+        self.height: float | None = None  # and the graph's most height there, when told
         self.focus = ""  # the group the breadcrumb leads to
         # each pass's steps, one per chain-rule use, made when read
         self._flat: dict[str, ReversePass | ForwardPass] = {}
@@ -149,7 +150,7 @@ class GradWidget(anywidget.AnyWidget):
         hide = concealment(result)
         self.hidden = hide.grads
         if layout:
-            html = render.to_html(result.graph, self.view, width=self.width)
+            html = render.to_html(result.graph, self.view, width=self.width, height=self.height)
             self.svg = conceal_svg(html, result)
         # A live input keeps the layout; the labels follow the numbers.
         labels = edge_labels(result.graph, self.view)
@@ -349,7 +350,7 @@ class GradWidget(anywidget.AnyWidget):
         elif kind == "find":
             self.find(str(content.get("query", "")))
         elif kind == "width":
-            self.set_width(float(content.get("px", 0)))
+            self.set_width(float(content.get("px", 0)), float(content.get("height", 0)) or None)
         elif kind == "answer":
             self.answer(content.get("value"))
 
@@ -486,14 +487,18 @@ class GradWidget(anywidget.AnyWidget):
         self.found = {"query": query, "node": target, "box": self._unit.get(target, target)}
         return target
 
-    def set_width(self, width: float) -> None:
-        """The widget's width in pixels: a long graph wraps its rows to it."""
+    def set_width(self, width: float, height: float | None = None) -> None:
+        """The room the widget has for the graph, in pixels: a graph that does not fit
+        left to right wraps into rows or reads top to bottom (see `render.to_svg`)."""
         width = max(300.0, float(width))
-        if abs(width - self.width) < 0.1 * self.width:
-            return
-        wrapped = "cluster_row" in self.svg
-        self.width = width
-        if wrapped or _svg_width(self.svg) > width:
+        height = max(200.0, float(height)) if height else self.height
+        fits = render.readable(self.svg, width, height) == 1
+        small = abs(width - self.width) < 0.1 * self.width and height == self.height
+        adapted = "cluster_row" in self.svg or "ad-tb" in _svg_classes(self.svg)
+        self.width, self.height = width, height
+        # A layout made for another width: again if it no longer fits, or if it was
+        # wrapped or turned for a width that changed by more than a tenth.
+        if not fits or (adapted and not small):
             self._draw(layout=True)
             self._restep(keep_step=True)
 
@@ -516,9 +521,9 @@ class GradWidget(anywidget.AnyWidget):
         return [g for g in chain if g.id in self.view.expanded]
 
 
-def _svg_width(svg: str) -> float:
-    found = re.search(r'<svg[^>]*width="([\d.]+)pt"', svg)
-    return float(found[1]) if found else 0.0
+def _svg_classes(svg: str) -> list[str]:
+    found = re.search(r'<svg class="([^"]*)"', svg)
+    return found[1].split() if found else []
 
 
 def _order(group_id: str) -> tuple[int, int]:

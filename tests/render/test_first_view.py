@@ -1,6 +1,7 @@
 """The first view of a graph: no groups for a small one, about 30 boxes for a
-large one with its output drawn, and long chains wrapped into rows that read
-left to right within the width."""
+large one with its output drawn, long chains wrapped into rows that read
+left to right within the width, and a small graph too wide left to right drawn
+in rows or top to bottom, whole at one pixel per point in the widget's room."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 
 import pytest
 from graphs import CHAIN, FORMULA, MLP, TRAIN_STEP
+from lecture import NEURON, lecture_value
 from support import run
 
-from ad_magic.render import config, to_svg
+from ad_magic.render import config, readable, to_svg
+from ad_magic.render.dot import LEVEL_GAP, box_width, boxes, levels
 from ad_magic.render.groups import View
 from ad_magic.trace.graph import Graph
 
@@ -111,3 +114,75 @@ def test_a_web_of_edges_is_not_wrapped(shell: Any) -> None:
     graph = traced(shell, FORMULA)
     svg = to_svg(graph, width=400)
     assert "cluster_row" not in svg and size(svg)[0] > 400
+
+
+# -- small graphs in the widget's width: rows, or top to bottom ---------------------
+CHAPTER = "%%grad x=1.5\ny = sin(x**2 + 1)"
+NEURON_CELL = (
+    "%%grad x1=2.0 x2=0.0 w1=-3.0 w2=1.0 b=6.8813735870195432\n"
+    "x1w1 = x1*w1\nx2w2 = x2*w2\nn = x1w1 + x2w2 + b\no = tanh(n)"
+)
+ROOM = 618.0  # points of height the widget gives a 900 px window's graph
+
+
+@pytest.fixture(scope="module")
+def small_graphs(shell: Any) -> dict[str, Graph]:
+    run(shell, lecture_value(None) + NEURON + "o = n.tanh(); o.label = 'o'\no.backward()")
+    run(shell, "%grad o")
+    found = {"lecture": shell.user_ns["_grad"].graph}
+    for name, cell in (("chapter", CHAPTER), ("neuron", NEURON_CELL)):
+        found[name] = traced(shell, cell)
+    return found
+
+
+def classes(svg: str) -> list[str]:
+    root = ET.fromstring(svg.encode())
+    return (root.get("class") or "").split()
+
+
+def test_the_lecture_neuron_reads_top_to_bottom_when_narrow(
+    small_graphs: dict[str, Graph],
+) -> None:
+    graph = small_graphs["lecture"]
+    wide = to_svg(graph, width=1100, height=ROOM)
+    assert "ad-lr" in classes(wide) and "cluster_row" not in wide  # one row fits
+    assert size(wide)[0] > 1000
+    narrow = to_svg(graph, width=520, height=ROOM)
+    assert "ad-tb" in classes(narrow)
+    assert size(narrow)[0] <= 520 and size(narrow)[1] <= ROOM
+    at = centres(narrow)
+    for node in graph.nodes:  # every edge points down
+        for parent in node.parents:
+            assert at[parent][1] < at[node.id][1], (parent, node.id)
+
+
+@pytest.mark.parametrize("name", ["chapter", "lecture", "neuron"])
+def test_small_graphs_fit_every_width_from_narrow_to_wide(
+    small_graphs: dict[str, Graph], name: str
+) -> None:
+    graph = small_graphs[name]
+    for width in range(480, 1281, 80):
+        svg = to_svg(graph, width=width, height=ROOM)
+        assert readable(svg, width, ROOM) == 1, (name, width, size(svg), classes(svg))
+        assert set(centres(svg)) == {n.id for n in graph}
+
+
+def test_a_wide_level_spreads_over_the_levels_above(shell: Any) -> None:
+    cell = "%%grad a=1.0 b=2.0 c=3.0 d=4.0 e=5.0 f=6.0 g=7.0 h=8.0\ny = a*b*c*d + e*f*g*h"
+    graph = traced(shell, cell)
+    view = View(graph)
+    unit_of = view.unit_of()
+    edges = view.edges(unit_of)
+    drawn = boxes(graph, view, unit_of, edges)
+    texts = {box.id: box.widest_mode_text() for box in drawn}
+    level = levels(drawn, edges, texts, 300)
+    assert level, "eight inputs side by side are wider than 300 points"
+    for edge in edges:  # every use lies below
+        assert level[edge.src] > level[edge.dst]
+    widths: dict[int, list[float]] = {}
+    for box in drawn:
+        widths.setdefault(level[box.id], []).append(box_width(box, texts[box.id]) + LEVEL_GAP)
+    assert all(sum(w) <= 300 or len(w) == 1 for w in widths.values()), widths
+    assert levels(drawn, edges, texts, 5000) == {}  # room for all: dot's own ranks
+    svg = to_svg(graph, width=400, height=2000)
+    assert "ad-tb" in classes(svg) and size(svg)[0] <= 400 + 40  # the estimate's slack

@@ -157,7 +157,7 @@ def test_svg_keeps_ids_as_titles_kinds_as_classes_and_both_modes(backend: str) -
     config.backend = backend
     graph = small()
     root = parse(to_svg(graph))
-    assert root.get("class") == "ad-graph ad-reverse ad-seed-0"
+    assert root.get("class") == "ad-graph ad-reverse ad-lr ad-seed-0"
     nodes = svg_nodes(root)
     assert set(nodes) == {n.id for n in graph}
     assert "output" in (nodes[graph.output].get("class") or "").split()

@@ -9,6 +9,7 @@ import pytest
 from graphs import CHAIN, FORMULA, SMALL
 from support import run
 
+from ad_magic import render
 from ad_magic.trace.steps import GroupStep
 from ad_magic.widget.widget import GradWidget
 
@@ -103,3 +104,19 @@ def test_a_long_formula_opens_term_by_term(shell: Any) -> None:
     # Find by a term's title or a node inside one: its group opens.
     assert w.find("n31") == "n31" and w._unit["n31"] == "n31"
     assert [g["title"] for g in w.trail] == ["(x - y)**2 * sigmoid(x + y)"]
+
+
+def test_a_small_graph_is_laid_out_again_for_the_widgets_room(shell: Any) -> None:
+    cell = "%%grad x1=2.0 x2=0.0 w1=-3.0 w2=1.0 b=6.88\nx1w1 = x1*w1\nx2w2 = x2*w2\no = tanh(x1w1 + x2w2 + b)"
+    run(shell, cell)
+    w = GradWidget(shell.user_ns["_grad"])
+    w.set_width(1100, 618)
+    assert "ad-lr" in w.svg and "cluster_row" not in w.svg  # one row fits
+    w.set_width(420, 618)  # a narrow notebook
+    assert "ad-tb" in w.svg and render.readable(w.svg, 420, 618) == 1
+    w.set_width(440, 618)  # a little wider: the same layout still fits
+    narrow = w.svg
+    w.set_width(450, 618)
+    assert w.svg is narrow
+    w.set_width(1100, 618)  # wide again: one row again
+    assert "ad-lr" in w.svg and "cluster_row" not in w.svg
