@@ -107,7 +107,10 @@ def test_a_long_formula_opens_term_by_term(shell: Any) -> None:
 
 
 def test_a_small_graph_is_laid_out_again_for_the_widgets_room(shell: Any) -> None:
-    cell = "%%grad x1=2.0 x2=0.0 w1=-3.0 w2=1.0 b=6.88\nx1w1 = x1*w1\nx2w2 = x2*w2\no = tanh(x1w1 + x2w2 + b)"
+    cell = (
+        "%%grad x1=2.0 x2=0.0 w1=-3.0 w2=1.0 b=6.88\n"
+        "x1w1 = x1*w1\nx2w2 = x2*w2\no = tanh(x1w1 + x2w2 + b)"
+    )
     run(shell, cell)
     w = GradWidget(shell.user_ns["_grad"])
     w.set_width(1100, 618)
