@@ -15,8 +15,8 @@ Boxes have CSS classes for their kind (see `dot.py`) and their ids as `<title>`.
 
 Given the width (and height) it is shown in, a left-to-right graph that does
 not fit at one point per pixel wraps into rows, or reads top to bottom when
-that shows it larger: the neuron of the micrograd lecture is 1,057 points wide
-left to right and 462 top to bottom.
+that fits (or shows it larger): the neuron of the micrograd lecture is 1,057
+points wide left to right and 462 top to bottom.
 
 Graphs larger than `config.budget` nodes are drawn with groups (`groups.View`),
 about `config.boxes` boxes at first;
@@ -100,15 +100,21 @@ def to_svg(
     direction = config.direction
     svg, boxes = _laid_out(graph, view, direction, width)
     # Up to BIG boxes the other ways are laid out too (a few tens of ms each) when
-    # this one was wrapped by the rows' estimate, or does not fit.
+    # this one was wrapped by the rows' estimate, or does not fit. Given a height, top
+    # to bottom that fits is preferred to rows (a tree wrapped into rows sends edges
+    # back up; a chain's rows stay, as it is too tall top to bottom).
     small = len(boxes) <= BIG and direction == "LR"
-    if small and "cluster_row" in svg:
+    wrapped = small and "cluster_row" in svg
+    if wrapped:
         whole, whole_boxes = _laid_out(graph, view, "LR", None)
         if readable(whole, width, height) == 1:
-            svg, boxes = whole, whole_boxes
-    if small and readable(svg, width, height) < 1:
+            svg, boxes, wrapped = whole, whole_boxes, False
+    if wrapped or (small and readable(svg, width, height) < 1):
         down, down_boxes = _top_to_bottom(graph, view, width)
-        if readable(down, width, height) > readable(svg, width, height):
+        fits = readable(down, width, height) == 1
+        if readable(down, width, height) > readable(svg, width, height) or (
+            wrapped and height and fits
+        ):
             svg, boxes, direction = down, down_boxes, "TB"
     names = seeds(graph)
     which = names.index(seed) if seed in names else 0

@@ -32,6 +32,10 @@ from ad_magic.widget.second import panel, static_hessian
 from ad_magic.widget.widget import GradWidget, conceal_svg
 
 TABLE_ROWS = 60  # nodes listed in the static table before it says "and N more"
+# The copy's graph and table scroll past these heights (px): Notebook 7 shows a cell's
+# outputs in a short scroll box, the live widget's too, when they are taller than
+# 1,820 px as they are added, and the copy is still shown then.
+GRAPH_HEIGHT, TABLE_HEIGHT = 640, 320
 
 # The cell being run (its id in the notebook, else its code) -> the widgets it showed.
 _by_cell: dict[str, list[GradWidget]] = {}
@@ -103,9 +107,11 @@ def static_html(result: GradResult, graph_html: str | None = None, twin: str = "
         f'<div class="ad-magic-static"{mark}>'
         f"<p><b>{esc(result.output)} = {hide.value(result.output, num(result.value))}</b></p>"
         f"<ul>{grads}{notes}</ul>"
-        f"{graph_html or conceal_svg(render.to_html(result.graph), result)}"
+        f'<div style="max-height:{GRAPH_HEIGHT}px;overflow:auto">'
+        f"{graph_html or conceal_svg(render.to_html(result.graph), result)}</div>"
+        f'<div style="max-height:{TABLE_HEIGHT}px;overflow:auto">'
         f'<table class="ad-table"><tr><th>node</th><th>name</th><th>op</th><th>value</th>'
-        f"<th>grad</th><th>line</th></tr>{rows}</table>{static_hessian(result)}</div>"
+        f"<th>grad</th><th>line</th></tr>{rows}</table></div>{static_hessian(result)}</div>"
     )
 
 

@@ -18,8 +18,10 @@
 
 const SPEEDS = { "0.5x": 1600, "1x": 800, "2x": 400, "4x": 200 };
 const FIRST_VIEW = 30; // boxes a grouped graph's first view has at most (render.config.boxes)
-// The graph's viewport is at most this tall: with the toolbars, the widget fits the window.
-const room = () => Math.max(360, Math.round(window.innerHeight * 0.7));
+// The graph's viewport is at most this tall: with the toolbars it fits the window, and
+// the whole widget stays under the 1,820 px past which Notebook 7 puts an output in a
+// short scroll box (its scroll-output plugin, measured when the output is added).
+const room = () => Math.max(360, Math.min(700, Math.round(window.innerHeight * 0.7)));
 
 // Lumino (JupyterLab, Notebook 7) runs no keyboard shortcut whose event starts at an
 // element marked like this: every focusable part of the widget is.
@@ -375,7 +377,7 @@ function render({ model, el }) {
     const vw = viewport.clientWidth;
     const many = nodesById.size > FIRST_VIEW || regrouped;
     zoom = 1; panX = panY = 0;
-    const whole = vw && size.w ? Math.min(1, vw / size.w, (room() - 12) / size.h) : 1;
+    const whole = Math.min(1, vw && size.w ? vw / size.w : 1, size.h ? (room() - 12) / size.h : 1);
     if (!found && (whole === 1 || many)) {
       zoom = whole;
       viewport.style.height = `${Math.max(160, Math.ceil(size.h * zoom) + 12)}px`;
