@@ -258,11 +258,18 @@ class GradWidget(anywidget.AnyWidget):
         start = max(0, k) // PAGE * PAGE
         if self.page.get("key") == key and self.page.get("start") == start:
             return
-        whole = self.archive.get(key)  # the whole pass is here already: its first page
-        if whole is not None and start == 0:
-            self.page = {"key": key, "start": 0, "steps": whole[:PAGE], "done": {}}
+        if key in self.archive:  # the whole pass is in the browser already: not again
+            self.page = {"key": key, "start": 0, "steps": [], "done": {}}
         else:
             self.page = self._page(key, start)
+
+    def current_page(self) -> dict[str, Any]:
+        """The page the browser steps through: `page`, or the whole pass from `archive`
+        when the page names a pass the archive holds (widget.js: `pageFor`)."""
+        page = self.page
+        if not page.get("steps") and page.get("key") in self.archive:
+            return {**page, "steps": self.archive[page["key"]]}
+        return page
 
     def _archive(self) -> None:
         quiz = self.result.quiz  # an open quiz sends the answered steps only, page by page

@@ -39,12 +39,12 @@ def test_cost_option_puts_times_in_the_panel(shell):
 def test_picking_an_output_steps_through_its_backward_pass(shell):
     w = GradWidget(trace(shell, "r=2.0 t=0.7 -o u,v", POLAR))
     assert w.out == "u"
-    to_u = w.page["steps"]
+    to_u = w.current_page()["steps"]
     assert to_u[0][3] == "grad(u) = 1"
     w.step = 1
     w.out = "v"
     assert w.step == -1  # a new pass starts from its end
-    assert w.page["key"] == "reverse" and w.page["steps"][0][3] == "grad(v) = 1"
+    assert w.page["key"] == "reverse" and w.current_page()["steps"][0][3] == "grad(v) = 1"
     assert w.counts["reverse"] == len(w.result.steps("reverse", output="v"))
     assert w.archive["reverse"][0][3] == "grad(v) = 1"  # the whole pass, for kernel-less pages
     grads = {r["name"]: r["grad"] for r in w.rows()}  # the table and source follow v's pass
@@ -52,7 +52,7 @@ def test_picking_an_output_steps_through_its_backward_pass(shell):
     assert set(w.numbers) == {r["id"] for r in w.records}  # only the numbers travelled
     assert "2 outputs" in w.cost and "one backward pass per output: 2 passes" in w.cost
     w.out = "nothing"  # ignored
-    assert w.page["steps"][0][3] == "grad(v) = 1"
+    assert w.current_page()["steps"][0][3] == "grad(v) = 1"
 
 
 def test_a_scalar_output_is_one_row(shell):

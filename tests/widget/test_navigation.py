@@ -38,7 +38,7 @@ def test_a_collapsed_group_is_one_step(chain: GradWidget) -> None:
     assert last.leaving == [s for s in last.steps if s.node == "n1200"]
     assert last.total == pytest.approx(result.graph["n1200"].grad)
     assert last.equation.startswith("n1201 … n1499: 1 gradient flow")
-    assert w.page["steps"][1][1] == "g2_n1201"  # drawn as the block's box
+    assert w.current_page()["steps"][1][1] == "g2_n1201"  # drawn as the block's box
     forward = result.steps("forward", "x", level=w.view.level())
     assert flat_count(forward) == len(result.steps("forward", "x"))
 

@@ -48,7 +48,7 @@ def test_clicking_an_entry_shows_its_pass(result):
     panel.matrix._handle_custom_msg({"type": "entry", "row": 0, "column": 1}, [])
     assert panel.matrix.picked == [0, 1]
     assert g.mode == "forward" and g.seed == "w" and g.selected == second.grads[0]
-    step = g.page["steps"][g.step - g.page["start"]]
+    step = g.current_page()["steps"][g.step - g.page["start"]]
     assert step[0] == second.grads[0]  # the step that gives dy/dx its tangent along w
     assert step[4] == num(result.hessian[0, 1])
     assert step[3].startswith("tangent(dy/dx) = ")

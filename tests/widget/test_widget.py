@@ -34,19 +34,24 @@ def test_state_from_the_chapter_example(chapter):
     assert w.seeds == ["x"] and w.seed == "x" and w.mode == "reverse"
     assert w.counts == {"reverse": 4, "forward:x": 4}
     assert w.page["key"] == "reverse" and w.page["start"] == 0  # all of it: step -1 is the end
-    node, box, edges, equation, total, more = w.page["steps"][1]
+    node, box, edges, equation, total, more = w.current_page()["steps"][1]
     assert (node, box, edges, more) == ("n4", "n4", [["n4", "n5"]], [])
     assert equation.startswith("grad(b) += cos(b) * grad(y)") and total == "-0.9941"
     w.mode = "forward"
     assert w.page["key"] == "forward:x"
-    assert w.page["steps"][-1][3].endswith("= -2.982") and w.page["steps"][-1][4] == "-2.982"
+    assert (
+        w.current_page()["steps"][-1][3].endswith("= -2.982")
+        and w.current_page()["steps"][-1][4] == "-2.982"
+    )
     assert w.source == "a = x**2\nb = a + 1\ny = sin(b)"
     assert w.inputs == [{"name": "x", "value": 1.5}]
     assert "1 pass" in w.cost and "one backward pass" in w.cost
     assert w.output == "y" and w.step == -1
     assert w.expanded == []  # a small graph is drawn whole: no groups to list
     # Its passes also travel whole, so a saved widget steps with no kernel.
-    assert w.archive == {"reverse": w._page("reverse", 0)["steps"], "forward:x": w.page["steps"]}
+    assert w.archive == {"reverse": w._page("reverse", 0)["steps"],
+                         "forward:x": w._page("forward:x", 0)["steps"]}  # fmt: skip
+    assert w.page["steps"] == []  # the page names the pass; its steps are not sent twice
 
 
 def test_stepping_selecting_and_mode_changes_are_tiny_and_keep_the_svg(chapter):
@@ -161,7 +166,9 @@ def test_quiz_hides_derivatives_and_walks_the_pass(shell):
     assert all(r["grad"] == "?" for r in w.records if r["kind"] != "const")
     q = w.quiz
     assert q["prompt"] == "grad(b) = ?" and q["step"] == 1 and w.step == 0 and w.mode == "reverse"
-    assert len(w.page["steps"]) == 1  # only the answered part of the pass reaches the browser
+    assert (
+        len(w.current_page()["steps"]) == 1
+    )  # only the answered part of the pass reaches the browser
     assert w.archive == {}  # nor in any other form
     assert "-0.9941" not in w.svg  # nor the edge labels, the local derivatives
     w._on_msg(w, {"type": "answer", "value": "3"}, [])
@@ -169,7 +176,7 @@ def test_quiz_hides_derivatives_and_walks_the_pass(shell):
     assert w.quiz["step"] == 1  # one more try
     w.answer("-0.9941")
     assert w.quiz["feedback"]["right"] is True and w.quiz["step"] == 2 and w.step == 1
-    assert len(w.page["steps"]) == 2 and w.page["steps"][1][4] == "-0.9941"
+    assert len(w.current_page()["steps"]) == 2 and w.current_page()["steps"][1][4] == "-0.9941"
     for step in result.steps()[2:]:
         result.quiz.answer(f"{step.value:.6g}")  # answers given in code reach the widget too
     assert w.quiz["done"] and w.quiz["score"] == w.quiz["total"] == 3
