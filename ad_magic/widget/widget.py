@@ -329,7 +329,10 @@ class GradWidget(anywidget.AnyWidget):
                 edges = sorted([p, c] for p, c in pairs if p != c)
             more = [[i.node, total(i)] for i in inner]  # the table's nodes among a group's steps
             box = self._named[s.group] if isinstance(s, GroupStep) else unit[s.node]
-            page.append([s.node, box, edges, equation(s), total(s), more])
+            # What the step leaves its node: a group step's own total is what left the
+            # group, its node's is the running total after its last chain-rule step.
+            last = s.steps[-1] if isinstance(s, GroupStep) else s
+            page.append([s.node, box, edges, equation(s), total(last), more])
         return {"key": key, "start": start, "steps": page, "done": done}
 
     def _at_level(self, key: str, flat: int) -> int:

@@ -110,7 +110,8 @@ def reference_page(w: Any, steps: list[Any]) -> list[list[Any]]:
         edges = sorted([p, c] for p, c in pairs if p != c)
         more = [[i.node, num(i.total)] for i in getattr(s, "steps", ()) if i.node in shown]
         box = w._named[s.group] if group else unit[s.node]
-        page.append([s.node, box, edges, s.equation, num(s.total), more])
+        last = s.steps[-1] if group else s  # the node's running total, not the group's sum
+        page.append([s.node, box, edges, s.equation, num(last.total), more])
     return page
 
 

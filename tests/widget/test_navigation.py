@@ -10,7 +10,7 @@ from graphs import CHAIN, FORMULA, SMALL
 from support import run
 
 from ad_magic import render
-from ad_magic.trace.steps import GroupStep
+from ad_magic.trace.steps import GroupStep, num
 from ad_magic.widget.widget import GradWidget
 
 
@@ -123,3 +123,23 @@ def test_a_small_graph_is_laid_out_again_for_the_widgets_room(shell: Any) -> Non
     assert w.svg is narrow
     w.set_width(1100, 618)  # wide again: one row again
     assert "ad-lr" in w.svg and "cluster_row" not in w.svg
+
+
+def test_the_finished_pass_shows_every_drawn_gradient(shell: Any) -> None:
+    """The numbers a page's steps leave (as widget.js's doneUpTo reads them): an input
+    that several groups' steps flow into ends with its gradient, not the sum that left
+    the last of those groups."""
+    run(shell, FORMULA)
+    w = GradWidget(shell.user_ns["_grad"])
+    graph = w.result.graph
+    for key in ("reverse", "forward:x"):
+        page = w._page(key, 0, w.counts[key])
+        done = dict(page["done"])
+        for node, _box, _edges, _equation, total, more in page["steps"]:
+            done.update(dict(more))
+            done[node] = total
+        seed = key.partition(":")[2]
+        for unit in w.view.units():
+            if unit in graph.by_id and graph[unit].kind != "const":
+                n = graph[unit]
+                assert done[unit] == num(n.tangents[seed] if seed else n.grad), (key, unit)
