@@ -132,7 +132,8 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
             inner = (element[i],) if i in element else ()
             out[i] = (*prefix, title, *inner, *out[i][len(prefix) :])
     width = max(2, budget * 2 // 3)
-    on_lines = (i for i, n in enumerate(nodes) if out[i] == (f"line {n.line}",))
+    # Nodes grouped by their line alone (not in a call, nor a numpy call's) by terms too.
+    on_lines = (i for i, n in enumerate(nodes) if len(out[i]) == 1 and not n.calls and n.line)
     for i, steps in term_paths(graph, on_lines, width).items():
         out[i] = (*out[i], *steps)
     stack = [(members, 0)]  # nodes sharing a path prefix, and its length

@@ -7,6 +7,7 @@ a ~33,000-node MLP training step), in JupyterLab and Notebook 7:
   at the default zoom, at most 30 boxes; Fit puts the whole graph in view;
 - the pass stepped at the level drawn (a collapsed group is one step), the
   counter counting those steps, "done — N steps" told apart from the last step;
+- the formula drawn by its terms: opening one in place, its close chip closing it;
 - opening a group (breadcrumb, close control, more steps), search by id or name
   (the node is opened, selected and in view), the breadcrumb back to the top;
 - keyboard: ←/→/Home/End step, the current node stays in view with
@@ -361,27 +362,42 @@ def test_chain_wraps_steps_by_keyboard_and_keeps_shortcuts_out(
 def test_formula_dark_theme_contrast_selection_and_table(
     jupyter_server: JupyterServer, lab: NotebookPage
 ) -> None:
+    test = "navigation[lab] formula"
     jupyter_server.set_theme("JupyterLab Dark")
     jupyter_server.write_notebook("formula.ipynb", ["%load_ext ad_magic", FORMULA])
     lab.open("formula.ipynb")
-    w = open_widget(lab, "navigation[lab] formula", 1)
+    w = open_widget(lab, test, 1)
     assert lab.page.evaluate("document.body.dataset.jpThemeLight") == "false"
-    expect(w.locator("svg g.node")).to_have_count(48)  # not grouped
-    expect(w.locator("svg g.node.group")).to_have_count(0)
-    expect(w.locator(".ad-crumbs")).to_be_hidden()
-    # More boxes than a first view and larger than the viewport: it opens fitted, the whole
-    # formula on screen (zoom in to read it at the notebook's size).
-    wait_fitted(w)
-    assert len(in_view(w)) == 48
-    text = smallest_box_text(w)
-    record_timing("navigation[lab] formula", "first_view_text", text, "px")
+    # The first view: the formula's terms, the sum between them and the output, read at
+    # the notebook's text size with the output in view.
+    boxes = first_view(w)
+    assert 10 <= boxes <= 25, boxes
+    expect(w.locator("svg g.node.group").filter(has_text="relu(x - 0.1)")).to_have_count(1)
+    record_timing(test, "first_view_boxes", boxes, "boxes")
+    record_timing(test, "first_view_text", smallest_box_text(w), "px")
+    record_timing(test, "top_level_steps", level_count(w), "steps")
     lab.screenshot("nav_lab_formula_dark_wide", w)
-    w.get_by_role("button", name="Zoom in", exact=True).click()
-    assert smallest_box_text(w) > 1.2 * text
 
-    # Current, selected, and both on one node: three different looks.
+    # A term opens in place with a breadcrumb and a close chip; the chip closes it.
+    title = "tanh(x*x + y*y) * log(1 + x*y)"
+    term = w.locator("svg g.node.group").filter(has_text=title)
+    ms = press_box(Stopwatch(lab.page, f"() => {BOXES} > {boxes}"), term)
+    record_timing(test, "group_open", ms)
+    expect(w.locator(".ad-crumbs [aria-current='location']")).to_have_text(title)
+    assert inside_viewport(w, "svg g.node.output")
+    lab.screenshot("nav_lab_formula_dark_open", w)
+    w.get_by_role("button", name=f"Close {title}", exact=True).click()
+    expect(w.locator("svg g.node")).to_have_count(boxes)
+    expect(w.locator(".ad-crumbs")).to_be_hidden()
+    lab.page.set_viewport_size({"width": 720, "height": 1400})
+    lab.page.wait_for_timeout(800)  # the width message may bring one more layout
+    lab.screenshot("nav_lab_formula_dark_narrow", w)
+    lab.page.set_viewport_size({"width": 1280, "height": 1400})
+    lab.page.wait_for_timeout(800)
+
+    # Current, selected, and both on one node: three different looks (the first step's
+    # node is the output).
     w.get_by_role("button", name="First step", exact=True).click()
-    w.get_by_role("button", name="Next step", exact=True).click()
     cur = current(w).text_content() or ""
     look = """g => {
         const s = getComputedStyle(g.querySelector(':scope > :is(ellipse, path, polygon)'));
@@ -389,7 +405,11 @@ def test_formula_dark_theme_contrast_selection_and_table(
     }"""
     node = lambda i: w.locator(f"svg g.node:has(> title:text-is('{i}'))")  # noqa: E731
     only_current = node(cur).evaluate(look)
-    other = next(i for i in in_view(w) if i != cur and "const" not in (classes(node(i))))
+    other = next(
+        i
+        for i in in_view(w)
+        if i != cur and not {"const", "group"} & set(classes(node(i)).split())
+    )
     node(other).click()
     only_selected = node(other).evaluate(look)
     node(cur).click()
@@ -445,4 +465,23 @@ def test_notebook7_dark_mlp(jupyter_server: JupyterServer, nb7: NotebookPage) ->
     bad = low_contrast(w)
     assert not bad, bad[:5]
     nb7.screenshot("nav_nb7_mlp_dark_wide", w)
+    nb7.assert_no_page_errors()
+
+
+def test_notebook7_formula_light_narrow_and_wide(
+    jupyter_server: JupyterServer, nb7: NotebookPage, page: Page
+) -> None:
+    page.set_viewport_size({"width": 720, "height": 900})
+    jupyter_server.write_notebook("formula.ipynb", ["%load_ext ad_magic", FORMULA])
+    nb7.open("formula.ipynb")
+    w = open_widget(nb7, "navigation[nb7] formula", 1)
+    first_view(w)
+    record_timing("navigation[nb7] formula narrow", "first_view_text", smallest_box_text(w), "px")
+    nb7.screenshot("nav_nb7_formula_light_narrow", w)
+    w.locator(".ad-viewport").scroll_into_view_if_needed()
+    nb7.screenshot("nav_nb7_formula_light_narrow_page")
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.wait_for_timeout(800)  # the width message may bring one more layout
+    first_view(w)
+    nb7.screenshot("nav_nb7_formula_light_wide", w)
     nb7.assert_no_page_errors()
