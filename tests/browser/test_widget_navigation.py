@@ -396,7 +396,8 @@ def test_formula_dark_theme_contrast_selection_and_table(
     lab.page.wait_for_timeout(800)
 
     # Current, selected, and both on one node: three different looks (the first step's
-    # node is the output).
+    # node is the output), with all of the graph in view.
+    fits(w)
     w.get_by_role("button", name="First step", exact=True).click()
     cur = current(w).text_content() or ""
     look = """g => {
