@@ -1,7 +1,7 @@
 """Groups within a long line: its nodes by the terms of the line's expression.
 
     >>> steps = term_paths(graph, candidates, most=20)   # doctest: +SKIP
-    >>> steps[47]                                         # node index -> its terms
+    >>> steps[13]                                         # node index -> its terms
     ('tanh(x*x + y*y) * log(1 + x*y)\\x1e2',)
 
 A line that makes more nodes in one run than read at a glance (`most`) is
@@ -11,8 +11,12 @@ is flattened, so `a + b*c + d - e` has the terms `a`, `b*c`, `d`, `e` (and
 expression with a single part (`tanh(a + b)`) is looked through to that
 part's terms. A node belongs to the term whose source span holds its own
 (the tracer records each node's line and columns); the nodes of no term (the
-`+` nodes of the chain, the `tanh`) stay beside the terms. A term of more
-than `most` nodes is split the same way, one level down.
+`+` nodes of the chain, the `tanh`) stay beside the terms; when there are
+several and each term is evaluated once, all but the last are one group too
+(a long chain of them would make the view too wide to read). A term of more
+than `most` nodes is split the same way, one level down. A comprehension's
+term is its element, evaluated once per item: `sum(f(i) for i in ...)` opens
+into its `f(i)`s (the tracer places their nodes inside the comprehension).
 
 One run of the line is one evaluation of its expression: in a loop body the
 same term is evaluated once per iteration, and each evaluation is a group of
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 
 from ad_magic.trace.graph import Graph
 
-TERM = "\x1e"  # in a path: `text TERM k` is the k-th group of that text (texts may repeat)
+TERM = "\x1e"  # in a path: `text TERM k`, k keeping groups of one text apart
 LONGEST = 32  # characters of a term's source text shown in its title
 
 Span = tuple[int, int]  # [col, end_col) on the line, in UTF-8 bytes as code positions are

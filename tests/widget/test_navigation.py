@@ -104,6 +104,8 @@ def test_a_long_formula_opens_term_by_term(shell: Any) -> None:
     # Find by a term's title or a node inside one: its group opens.
     assert w.find("n31") == "n31" and w._unit["n31"] == "n31"
     assert [g["title"] for g in w.trail] == ["(x - y)**2 * sigmoid(x + y)"]
+    relu = next(g.id for g in w.view.groups.values() if g.label == "relu(x - 0.1)")
+    assert w.find("relu(x - 0.1)") == relu and w.selected == relu  # by its source text
 
 
 def test_a_small_graph_is_laid_out_again_for_the_widgets_room(shell: Any) -> None:
