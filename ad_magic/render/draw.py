@@ -61,8 +61,26 @@ class Config:
 config = Config()
 
 
-def view_of(graph: Graph, view: View | None = None) -> View:
-    return view if view is not None else View(graph, config.budget, boxes=config.boxes)
+def view_of(
+    graph: Graph,
+    view: View | None = None,
+    *,
+    width: float | None = None,
+    height: float | None = None,
+) -> View:
+    """`view`, else the graph's first view. Given the room it is shown in (points), a
+    graph of more than `config.boxes` boxes that is not grouped (it is within the
+    budget) and does not show whole there at one point per pixel is drawn grouped by
+    its calls and lines instead, at most about `config.boxes` boxes."""
+    if view is not None:
+        return view
+    first = View(graph, config.budget, boxes=config.boxes)
+    if width is None or first.grouped or len(first.units()) <= config.boxes:
+        return first
+    if readable(to_svg(graph, first, width=width, height=height), width, height) == 1:
+        return first
+    grouped = View(graph, config.boxes, boxes=config.boxes)
+    return grouped if grouped.groups and len(grouped.units()) < len(first.units()) else first
 
 
 def to_dot(

@@ -377,7 +377,9 @@ function render({ model, el }) {
     const vw = viewport.clientWidth;
     const many = nodesById.size > FIRST_VIEW || regrouped;
     zoom = 1; panX = panY = 0;
-    const whole = Math.min(1, vw && size.w ? vw / size.w : 1, size.h ? (room() - 12) / size.h : 1);
+    // A few pixels taller than the room rather than smaller text.
+    const tall = size.h + 12 > 1.05 * room();
+    const whole = Math.min(1, vw && size.w ? vw / size.w : 1, tall ? (room() - 12) / size.h : 1);
     if (!found && (whole === 1 || many)) {
       zoom = whole;
       viewport.style.height = `${Math.max(160, Math.ceil(size.h * zoom) + 12)}px`;

@@ -95,6 +95,7 @@ class GradWidget(anywidget.AnyWidget):
         self.view = render.view_of(result.graph)
         self.width = render.config.width  # points the layout wraps at: the widget's width
         self.height: float | None = None  # and the graph's most height there, when told
+        self.fitted = True  # the view is the first view made for that room, no group moved
         self.focus = ""  # the group the breadcrumb leads to
         # each pass's steps, one per chain-rule use, made when read
         self._flat: dict[str, ReversePass | ForwardPass] = {}
@@ -411,7 +412,10 @@ class GradWidget(anywidget.AnyWidget):
         old.widget, result.widget = None, self
         same = shape(result) == shape(old)
         if not same:
-            self.view = render.view_of(result.graph)
+            told = self.height is not None  # the browser said how much room there is
+            self.view = render.view_of(
+                result.graph, width=self.width if told else None, height=self.height
+            )
         with self.hold_sync():  # one message to the browser
             self._load(result, layout=not same, keep_step=same)  # the same pass: its step
 
@@ -506,6 +510,13 @@ class GradWidget(anywidget.AnyWidget):
         small = abs(width - self.width) < 0.1 * self.width and height == self.height
         adapted = "cluster_row" in self.svg or "ad-tb" in _svg_classes(self.svg)
         self.width, self.height = width, height
+        if self.fitted and not (small and fits):  # grouped or not, for this room
+            view = render.view_of(self.result.graph, width=width, height=height)
+            if bool(view.groups) != bool(self.view.groups):
+                self.view = view
+                self._relayout()
+                self.fitted = True  # made for the room, not moved by the user
+                return
         # A layout made for another width: again if it no longer fits, or if it was
         # wrapped or turned for a width that changed by more than a tenth.
         if not fits or (adapted and not small):
@@ -514,6 +525,7 @@ class GradWidget(anywidget.AnyWidget):
 
     def _relayout(self) -> None:
         """A new view of the same result: steps, records and layout, not the passes."""
+        self.fitted = False
         self._draw(layout=True)
         self._restep()
 

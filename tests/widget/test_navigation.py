@@ -145,3 +145,22 @@ def test_the_finished_pass_shows_every_drawn_gradient(shell: Any) -> None:
             if unit in graph.by_id and graph[unit].kind != "const":
                 n = graph[unit]
                 assert done[unit] == num(n.tangents[seed] if seed else n.grad), (key, unit)
+
+
+def test_a_40_node_cell_that_does_not_fit_is_grouped_by_line(shell: Any) -> None:
+    lines = [f"h{i} = tanh({i / 10}*x1 - 0.2*x2 + 0.1)" for i in range(1, 4)]
+    run(shell, "%%grad x1=0.5 x2=-1.0\n" + "\n".join(lines) + "\ny = (h1 - h2 + h3 - 1)**2")
+    w = GradWidget(shell.user_ns["_grad"])
+    assert len(w.result.graph) > 30 and not w.view.groups  # drawn whole until the width is known
+    whole = w.counts["reverse"]
+    w.set_width(588, 618)  # a narrow notebook: a box per line
+    assert w.view.groups and len(w.view.units()) <= 30
+    assert render.readable(w.svg, 588, 618 * 1.05) == 1  # the widget grows 5% past its room
+    assert w.counts["reverse"] < whole  # a closed line is one step
+    w.set_width(1100, 618)
+    assert w.view.groups  # one row of 30-odd boxes would not fit either
+    line = next(g for g in w.view.groups.values() if g.label == "line 1")
+    w.toggle(line.id)  # the user opened a line: no more regrouping for the room
+    units = w.view.units()
+    w.set_width(588, 618)
+    assert w.view.units() == units
