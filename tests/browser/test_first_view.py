@@ -160,7 +160,7 @@ def check_page(nb: NotebookPage, theme: str) -> None:
             shoot(nb, f"first_view_{nb.flavor}_{theme}_{width}_{name}", w)
     # The finished pass: each input's box and table row read its gradient, the
     # Jacobian's entry (also when groups between it and the output are collapsed).
-    for name, w in widgets(nb).items():
+    for w in widgets(nb).values():
         for cell in w.locator(".ad-j-matrix td[data-col]").all():
             col, value = cell.get_attribute("data-col"), cell.inner_text()
             row = w.locator(f".ad-table tr:has(td:nth-child(2):text-is('{col}'))")
