@@ -99,11 +99,12 @@ def array_ops(recorder: Recorder, ids: dict[int, str]) -> list[ArrayOp]:
 
 
 def source_text(lines: list[str], pos: tuple[int, int, int, int]) -> str:
-    """The cell's text in a position range on one line ('' across lines)."""
+    """The cell's text in a position range on one line ('' across lines). Code
+    positions count UTF-8 bytes, not characters (`é` is two)."""
     line, end_line, col, end_col = pos
     if line != end_line or not 0 < line <= len(lines):
         return ""
-    return lines[line - 1][col:end_col]
+    return lines[line - 1].encode()[col:end_col].decode(errors="replace")
 
 
 def unused_notes(graph: Graph, values: list[Value], leaves: list[tuple[str, Value]]) -> list[str]:

@@ -195,3 +195,17 @@ def test_gradients_are_those_of_the_formula(shell: Any) -> None:
         node = next(n for n in graph if n.name == name)
         assert node.grad == pytest.approx(central(f, (0.5, 1.5), k), rel=1e-6)
         assert graph[graph.output].tangents[name] == pytest.approx(node.grad, rel=1e-12)
+
+
+def test_source_text_and_terms_on_a_line_with_non_ascii_names(shell: Any) -> None:
+    """Code positions count UTF-8 bytes: `é` and `α` are two each, not one."""
+    cell = (
+        "%%grad x=0.5\nαβ = x*2\n"
+        "café = sin(αβ*x) + exp(αβ/3)*cos(x-αβ) + tanh(x*x + αβ*αβ) * log(1 + x*αβ)"
+        " + sqrt(x + αβ) / (1 + exp(-x*αβ))"
+    )
+    graph = traced(shell, cell)
+    texts = {n.text for n in graph if n.line == 2}
+    assert {"αβ*x", "sin(αβ*x)", "exp(αβ/3)", "x*x + αβ*αβ"} <= texts
+    labels = [g.label for g in View(graph).groups.values()]
+    assert {"exp(αβ/3)*cos(x-αβ)", "sqrt(x + αβ) / (1 + exp(-x*αβ))"} <= set(labels)
