@@ -170,9 +170,11 @@ class GradWidget(anywidget.AnyWidget):
             drawn = [n for n, u in zip(nodes, unit_of, strict=True) if u == n.id]
             named = [n for n, u in zip(nodes, unit_of, strict=True) if n.name and u != n.id]
             grads = self._grads()
+            tracer = result.tracer
+            lines = tracer.code.source.splitlines() if tracer else []
             self.numbers = {}
             self.records = [
-                _record(n, self._unit[n.id], hide, grads) for n in (drawn + named)[:TABLE]
+                _record(n, self._unit[n.id], hide, grads, lines) for n in (drawn + named)[:TABLE]
             ]
         self._level()
 
@@ -554,10 +556,24 @@ def _order(group_id: str) -> tuple[int, int]:
     return int(depth), int(first or 0)
 
 
+def js_column(lines: list[str], line: int | None, col: int | None) -> int | None:
+    """A code position's column (UTF-8 bytes) as JavaScript indexes the line (UTF-16
+    code units), for the source pane to mark a node's text."""
+    if line is None or col is None or not 0 < line <= len(lines):
+        return col
+    before = lines[line - 1].encode()[:col].decode(errors="replace")
+    return len(before.encode("utf-16-le")) // 2
+
+
 def _record(
-    node: Any, unit: str, hide: Concealment, grads: dict[str, float] | None = None
+    node: Any,
+    unit: str,
+    hide: Concealment,
+    grads: dict[str, float] | None = None,
+    lines: list[str] | None = None,
 ) -> dict[str, Any]:
     grad = node.grad if grads is None else grads[node.id]
+    lines = lines or []
     return {
         "id": node.id,
         "name": printable(node.shown),  # as the box draws it: \x00, not a raw NUL
@@ -570,8 +586,8 @@ def _record(
         "flagged": node.flagged,
         "line": node.line,
         "end_line": node.end_line,
-        "col": node.col,
-        "end_col": node.end_col,
+        "col": js_column(lines, node.line, node.col),
+        "end_col": js_column(lines, node.end_line, node.end_col),
         "box": unit,
     }
 

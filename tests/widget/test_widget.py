@@ -344,3 +344,22 @@ def test_names_with_control_characters_reach_the_browser_as_drawn(shell):
     assert names["n0"] == ("nul\\x00x (z)", "nul\\x00x")
     assert not any("\x00" in str(v) for r in w.records for v in r.values())
     assert "\x00" not in w.svg
+
+
+def test_a_node_marks_its_text_in_the_source_pane_past_non_ascii_names(shell):
+    """Code columns count UTF-8 bytes; the browser slices the line in UTF-16 units."""
+    cell = 's = "🙂"; αβ = x*2\ncafé = sin(αβ*x) + len(s)  # é 🙂'
+    w = GradWidget(traced(shell, "x=0.5", cell))
+    lines = w.source.splitlines()
+
+    def js_slice(line: str, start: int, end: int) -> str:  # String.prototype.slice
+        units = line.encode("utf-16-le")
+        return units[2 * start : 2 * end].decode("utf-16-le")
+
+    marked = {}
+    for r in w.records:
+        if r["line"] is not None and r["line"] == r["end_line"]:
+            marked[r["id"]] = js_slice(lines[r["line"] - 1], r["col"], r["end_col"])
+            assert marked[r["id"]] == w.result.graph[r["id"]].text
+    assert {"x*2", "αβ*x", "sin(αβ*x)"} <= set(marked.values())
+    w.close()
