@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import graphviz
 
 from ad_magic.render.groups import Edge, Group, View
+from ad_magic.render.wrap import LABEL_ROOM, Rows
 from ad_magic.trace.graph import Graph, Node, printable
 
 STYLE = {
@@ -64,6 +65,7 @@ FAST = {"nslimit": "2", "mclimit": "0.5"}
 FONT = 13
 SMALL = 12
 LEVEL_GAP = 40.0  # points beside a box on its level, top to bottom: the gap and an edge label
+WRAPPED_GAP = 36.0  # points between two columns of a graph wrapped into rows, about
 
 
 def number(x: float) -> str:
@@ -136,13 +138,20 @@ def node_box(node: Node, seed_names: list[str], output: bool) -> Box:
     return Box(node.id, kind, lines, 2, grad, tangents, output, value_line=1)
 
 
+def title_lines(label: str) -> list[str]:
+    """A group's title as drawn: a long tensor title on two lines, the result's shape
+    under the operands' (`matmul (16×16)·(16,)` / `→ (16,)`), for a narrower box."""
+    head, arrow, tail = label.partition(" → ")
+    return [head, f"→ {tail}"] if arrow and len(label) > 24 else [label]
+
+
 def group_box(group: Group, result: Node | None, seed_names: list[str]) -> Box:
-    lines = [group.label, f"{group.size} nodes"]
+    lines = [*title_lines(group.label), f"{group.size} nodes"]
     if result is None:
         return Box(group.id, "group", lines)
     grad, tangents = mode_texts(result.grad, result.tangents, seed_names)
     lines += [f"value {number(result.value)}", grad]
-    return Box(group.id, "group", lines, 3, grad, tangents, value_line=2)
+    return Box(group.id, "group", lines, len(lines) - 1, grad, tangents, value_line=len(lines) - 2)
 
 
 def boxes(graph: Graph, view: View, unit_of: list[str], edges: list[Edge]) -> list[Box]:
@@ -183,6 +192,7 @@ def build(
     edge_labels: bool = True,
     layout_text: bool = False,
     width: float | None = None,
+    wrapped: Rows | None = None,
 ) -> tuple[str, list[Box]]:
     """DOT source for what `view` shows, and its boxes.
 
@@ -190,7 +200,10 @@ def build(
     (mode "forward", default the first seed). With `layout_text` it holds the
     widest of them all instead, for an SVG that switches modes. Left to right,
     a graph wider than `width` points wraps into rows read top to bottom; top to
-    bottom, a level wider than `width` spreads over more levels (see `levels`).
+    bottom, a level wider than `width` spreads over more levels (see `levels`). Given
+    `wrapped`, the edges from one row into the next are left out of the DOT
+    (so Graphviz keeps the rows in order) and put there, for `wrap.wrap_edges`
+    to draw into the SVG; without it they are in the DOT, not ranking the boxes.
     """
     if direction not in ("LR", "TB"):
         raise ValueError(f"direction must be 'LR' (left to right) or 'TB', not {direction!r}")
@@ -224,32 +237,34 @@ def build(
         else:
             texts[box.id] = box.grad or None
     rank = ranks(drawn, edges)
-    # Between columns: the rank separation, twice with an edge label's rank between.
-    lines = drawn_edges(graph, edges, kinds, edge_labels, "xlabel" if big else "label")
-    gap = 130.0 if any("label" in attrs for _, _, attrs in lines) else 50.0
-    row_of = rows(drawn, texts, rank, gap, width) if direction == "LR" else {}
-    crossing = sum(row_of.get(e.src, 0) != row_of.get(e.dst, 0) for e in edges)
-    if crossing > 2 * max(row_of.values(), default=0):
-        row_of = {}  # a web, not a chain: rows would only tangle it
+    # Wrapped into rows, edge labels are placed after the layout (xlabel), as for a big
+    # graph: no label column between two boxes, so a row holds more of them.
+    row_of = rows(drawn, texts, rank, WRAPPED_GAP, width, edges) if direction == "LR" else {}
+    label = "xlabel" if big or row_of else "label"
+    lines = drawn_edges(graph, edges, kinds, edge_labels, label)
     level_of = levels(drawn, edges, texts, width) if direction == "TB" and width else {}
     in_rows: dict[int, list[Box]] = {}
     for box in drawn:
         in_rows.setdefault(row_of.get(box.id, 0), []).append(box)
+    # (Graphviz stacks the rows' clusters bottom to top in the order they come.)
+    in_rows = dict(sorted(in_rows.items(), reverse=True))
     for row, members in in_rows.items():
         # A long graph wraps into rows, each a cluster drawn without a frame, top to bottom.
         target = dot.subgraph(name=f"cluster_row{row}") if len(in_rows) > 1 else nullcontext(dot)
         with target as sub:
             assert sub is not None
             if len(in_rows) > 1:
-                sub.attr(peripheries="0", margin="4")
-            for box in members:
+                sub.attr(peripheries="0", margin="8")  # (a gap for the edges between rows)
+            for box in _stacking(members, edges) if len(in_rows) > 1 else members:
                 attrs = dict(STYLE[box.kind])
                 if box.output:
                     attrs.update(STYLE["output"])
                 attrs["class"] = box.classes
                 sub.node(box.id, graphviz.nohtml(box.label(texts[box.id])), **attrs)
     if len(in_rows) > 1:  # each row starts at the left edge
-        starts = [min(m, key=lambda b: rank[b.id]) for m in in_rows.values()]
+        dot.attr(newrank="true")  # (rank=same across the rows' clusters holds only so)
+        dot.attr(ranksep="0.3")  # no edge label between two columns: they can be closer
+        starts = [min(m, key=lambda b: rank[b.id]) for _, m in sorted(in_rows.items())]
         with dot.subgraph() as same:
             same.attr(rank="same")
             for box in starts:
@@ -258,11 +273,24 @@ def build(
                 same.edge(above.id, below.id, style="invis")
     if level_of:
         place_levels(dot, drawn, level_of)
+    if wrapped is not None:
+        wrapped.row_of = row_of
     for src, dst, attrs in lines:
         if row_of.get(src, 0) != row_of.get(dst, 0):
+            if wrapped is not None:
+                wrapped.edges.append((src, dst, attrs))
+                continue
             attrs["constraint"] = "false"  # from one row into a later one: no column order
         dot.edge(src, dst, **attrs)
     return dot.source, drawn
+
+
+def _stacking(members: list[Box], edges: list[Edge]) -> list[Box]:
+    """A row's boxes in the order that has Graphviz stack each column top to bottom in
+    creation order (`h[0]` above `h[1]`, `W1` above `x`): it stacks boxes with inputs
+    bottom to top in the order they come, and those without (inputs) top to bottom."""
+    fed = {e.dst for e in edges}
+    return [b for b in members if b.id not in fed] + [b for b in members[::-1] if b.id in fed]
 
 
 def box_width(box: Box, text: str | None) -> float:
@@ -301,30 +329,106 @@ def rows(
     rank: dict[str, int],
     gap: float,
     width: float | None,
+    edges: list[Edge],
 ) -> dict[str, int]:
     """Which row each box goes in when the columns are wider than `width` points.
 
     Columns are filled left to right while they fit; the next column starts a
-    new row under the last. Empty when everything fits in one row.
+    new row under the last, at a place few edges cross (into one or two boxes:
+    the next op of a chain), where there is one. A box with no inputs (an
+    array input, a constant) goes in the row of its first use. Empty when
+    everything fits in one row, or when an edge would cross more than into the
+    next row, or many would: a web, not a chain, which rows would only tangle.
     """
     if not width or not drawn:
         return {}
+    fed = {e.dst for e in edges}
+    width -= LABEL_ROOM  # right of each row: the edges into the next, and their labels
     widest: dict[int, float] = {}
     for box in drawn:
         r = rank[box.id]
         widest[r] = max(widest.get(r, 0.0), box_width(box, texts[box.id]))
-    if sum(widest.values()) + gap * len(widest) <= width * 1.3:
+    if sum(widest.values()) + gap * len(widest) <= (width + LABEL_ROOM) * 1.3:
         return {}  # a little too wide is better panned than wrapped into a short last row
-    row_of_rank, row, used = {}, 0, 0.0
+    # cut[r]: the boxes that edges from columns before r into columns from r on reach
+    # (from boxes with inputs: one without goes along with its first use).
+    cut: dict[int, set[str]] = {r: set() for r in widest}
+    for e in edges:
+        if e.src in fed:
+            for r in range(rank[e.src] + 1, rank[e.dst] + 1):
+                cut[r].add(e.dst)
+    # Graphviz lines up the rows' columns (the k-th column of every row is as wide as
+    # the widest of them): narrow the rows until the columns so lined up fit.
+    tried = []
+    for limit in (width * k / 10 for k in range(10, 3, -1)):
+        row_of_rank = _break(widest, cut, gap, limit)
+        row_of = {box.id: row_of_rank[rank[box.id]] for box in drawn}
+        for e in sorted(edges, key=lambda e: rank[e.dst], reverse=True):
+            if e.src not in fed:
+                row_of[e.src] = row_of[e.dst]  # ends in the row of its first use
+        numbers = {r: k for k, r in enumerate(sorted(set(row_of.values())))}
+        row_of = {box: numbers[r] for box, r in row_of.items()}  # no empty row
+        if not _chain(row_of, edges):
+            continue
+        span = _lined_up(drawn, texts, rank, row_of, gap)
+        tried.append((span, row_of))
+        if span <= width:
+            break
+    else:
+        row_of = min(tried, key=lambda t: t[0])[1] if tried else {}
+    if max(row_of.values(), default=0) == 0:
+        return {}
+    return row_of
+
+
+def _chain(row_of: dict[str, int], edges: list[Edge]) -> bool:
+    """Whether rows read as a chain: edges cross only into the next row, and into a
+    few boxes there (not a web, which rows would only tangle)."""
+    crossing = {(e.src, e.dst) for e in edges if row_of[e.src] != row_of[e.dst]}
+    return all(row_of[d] == row_of[s] + 1 for s, d in crossing) and len(
+        {d for _, d in crossing}
+    ) <= 2 * max(row_of.values())
+
+
+def _break(
+    widest: dict[int, float], cut: dict[int, set[str]], gap: float, limit: float
+) -> dict[int, int]:
+    """Each column's row: filled left to right up to `limit` points, each new row
+    starting at the last narrow place (edges into at most two boxes) of the full one."""
+    row_of_rank: dict[int, int] = {}
+    row, used, start = 0, 0.0, min(widest)
     for r in sorted(widest):
         need = widest[r] + gap
-        if used and used + need > width:
-            row, used = row + 1, 0.0
+        if used and used + need > limit:
+            narrow = [c for c in range(r, start, -1) if len(cut[c]) <= 2]
+            start = narrow[0] if narrow else r
+            row += 1
+            used = 0.0
+            for c in range(start, r):
+                row_of_rank[c] = row
+                used += widest[c] + gap
         row_of_rank[r] = row
         used += need
-    if row == 0:
-        return {}
-    return {box.id: row_of_rank[rank[box.id]] for box in drawn}
+    return row_of_rank
+
+
+def _lined_up(
+    drawn: list[Box],
+    texts: dict[str, str | None],
+    rank: dict[str, int],
+    row_of: dict[str, int],
+    gap: float,
+) -> float:
+    """About how wide the rows are once Graphviz lines up their k-th columns."""
+    first: dict[int, int] = {}
+    for box in drawn:
+        row = row_of[box.id]
+        first[row] = min(first.get(row, rank[box.id]), rank[box.id])
+    column: dict[int, float] = {}
+    for box in drawn:
+        k = rank[box.id] - first[row_of[box.id]]
+        column[k] = max(column.get(k, 0.0), box_width(box, texts[box.id]))
+    return sum(column.values()) + gap * len(column)
 
 
 def levels(

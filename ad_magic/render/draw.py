@@ -36,6 +36,7 @@ from pathlib import Path
 from ad_magic.render.dot import BIG, Box, build, number, printable, seeds
 from ad_magic.render.groups import View
 from ad_magic.render.layout import BACKENDS, LayoutError, layout
+from ad_magic.render.wrap import Rows, wrap_edges
 from ad_magic.trace.graph import Graph
 
 __all__ = ["LayoutError", "View", "config", "save", "summary", "to_dot", "to_html", "to_svg"]
@@ -142,6 +143,7 @@ def to_svg(
 def _laid_out(
     graph: Graph, view: View, direction: str, width: float | None
 ) -> tuple[str, list[Box]]:
+    wrapped = Rows()
     source, boxes = build(
         graph,
         view,
@@ -149,8 +151,10 @@ def _laid_out(
         edge_labels=config.edge_labels,
         layout_text=True,
         width=width,
+        wrapped=wrapped,
     )
-    return layout(source, "svg", backend=config.backend, timeout=config.timeout).decode(), boxes
+    svg = layout(source, "svg", backend=config.backend, timeout=config.timeout).decode()
+    return wrap_edges(svg, wrapped), boxes
 
 
 def _top_to_bottom(graph: Graph, view: View, width: float) -> tuple[str, list[Box]]:

@@ -39,6 +39,7 @@ import numpy as np
 from ad_magic.render.terms import TERM, by_terms, term_paths
 from ad_magic.trace.graph import ArrayOp, Graph
 
+COLUMN = 4  # elements of an opened tensor side by side, in blocks past it
 ARRAY = "\x1f"  # in a path: `label ARRAY k` is the k-th numpy call (labels may repeat)
 _NUMBERED = re.compile(f"[{ARRAY}{TERM}]\\d+")
 
@@ -127,9 +128,7 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
         while any(out[i][: len(prefix)] != prefix for i in held):
             prefix = prefix[:-1]
         title = f"{op.label}{ARRAY}{k}"
-        element = elements(graph, op, held, index)
-        for i in held:
-            inner = (element[i],) if i in element else ()
+        for i, inner in zip(held, inside_tensor(graph, op, held, index), strict=True):
             out[i] = (*prefix, title, *inner, *out[i][len(prefix) :])
     width = max(2, budget * 2 // 3)
     # Nodes grouped by their line alone (not in a call, nor a numpy call's) by terms too.
@@ -165,12 +164,33 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     return out
 
 
-def elements(graph: Graph, op: ArrayOp, held: list[int], index: dict[str, int]) -> dict[int, str]:
-    """Node -> the element of the call's result it goes into (`matmul[3]`), when the
-    elements take several nodes each (the products and sums of one row of `W @ x`)."""
+def inside_tensor(
+    graph: Graph, op: ArrayOp, held: list[int], index: dict[str, int]
+) -> list[tuple[str, ...]]:
+    """Each held node's path inside its tensor: the blocks of consecutive elements it
+    sits in (`tanh[0] … tanh[3]`, at most COLUMN side by side, so an opened tensor
+    reads and steps a block at a time), then its element when the elements take
+    several nodes each (`matmul[3]`, the products and sum of one row of `W @ x`)."""
+    element = elements(graph, op, held, index)
+    order = sorted(set(element.values()))
+    block = dict(zip(order, blocks([name for _, name in order], COLUMN), strict=True))
+    nested = len(element) > len(order)
+    return [
+        (*block[element[i]], element[i][1]) if nested and i in element
+        else block[element[i]] if i in element
+        else ()
+        for i in held
+    ]  # fmt: skip
+
+
+def elements(
+    graph: Graph, op: ArrayOp, held: list[int], index: dict[str, int]
+) -> dict[int, tuple[int, str]]:
+    """Node -> the element of the call's result it goes into: its place in C order and
+    its name (`matmul[3]`, `W1[3,1]`)."""
     inside = set(held)
     where = {index[n]: k for k, n in enumerate(op.result) if n and index[n] in inside}
-    if len(where) < 2 or len(where) == len(held):
+    if len(where) < 2:
         return {}
     used_by: dict[int, int] = {}  # a node -> the first node of the call that uses it
     for i in held:
@@ -182,7 +202,7 @@ def elements(graph: Graph, op: ArrayOp, held: list[int], index: dict[str, int]) 
         if i not in where and used_by.get(i) in where:
             where[i] = where[used_by[i]]
     return {
-        i: f"{op.name}[{','.join(map(str, np.unravel_index(k, op.shape)))}]"
+        i: (k, f"{op.name}[{','.join(map(str, np.unravel_index(k, op.shape)))}]")
         for i, k in where.items()
     }
 

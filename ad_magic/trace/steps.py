@@ -360,9 +360,11 @@ def at_level(steps: list[Step], level: dict[str, str]) -> list[Step | GroupStep]
     """The pass as seen with some groups collapsed: `level` maps each node drawn inside a
     collapsed group to that group's name; consecutive steps in one group become one.
 
-    A reverse step is in the group of the node whose gradient flows back (`via`)
-    when that node is in one, else in its receiving node's: so a group's step
-    holds the gradient entering it, flowing through it and leaving it.
+    A reverse step belongs where the gradient flows back from (`via`): into the
+    group that node is in, or, for a node drawn by itself (an opened tensor's
+    element, the output), a step of its own, even when what receives it is in a
+    group. So a group's step holds the gradient flowing through it and leaving
+    it, and every drawn node passes its gradient on in a step of its own.
     """
     out: list[Step | GroupStep] = []
     run: list[Step] = []
@@ -373,8 +375,7 @@ def at_level(steps: list[Step], level: dict[str, str]) -> list[Step | GroupStep]
             out.append(GroupStep(run[0].mode, name, tuple(run), level))
 
     for step in steps:
-        where = level.get(step.via) if step.mode == "reverse" and step.edges else None
-        where = where or level.get(step.node)
+        where = level.get(step.via if step.mode == "reverse" and step.edges else step.node)
         if where is None:
             close()
             run, name = [], ""

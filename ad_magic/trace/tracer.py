@@ -240,7 +240,13 @@ class Tracer:
         by_label = {label: ids.get(id(leaf)) for label, leaf in leaves}
         input_ids = {inp.name: _ids_of(inp, by_label) for inp in self.inputs}
         graph.arrays[:0] = [
-            ArrayOp(name, (), held.shape, tuple(i for i in held.flat if i is not None))
+            ArrayOp(
+                name,
+                (),
+                held.shape,
+                tuple(i for i in held.flat if i is not None),
+                tuple(i or "" for i in held.flat),
+            )
             for name, held in input_ids.items()
             if isinstance(held, np.ndarray) and any(i is not None for i in held.flat)
         ]

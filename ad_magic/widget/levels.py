@@ -124,8 +124,8 @@ class Passes:
         nodes = level[self.nodes[key]]
         if key == "reverse":
             vias = level[self.vias[key]]
-            # A reverse step is in the group of the node its gradient comes from, if any.
-            where = np.where((vias != NONE) & self.edged[key], vias, nodes)
+            # A reverse step is where its gradient comes from: that node's group, or its own.
+            where = np.where(self.edged[key], vias, nodes)
         else:
             where = nodes
         n = len(where)

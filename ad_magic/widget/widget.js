@@ -17,6 +17,7 @@
 // the focus is not in a text box.
 
 const SPEEDS = { "0.5x": 1600, "1x": 800, "2x": 400, "4x": 200 };
+const READABLE = 12 / 13; // the least zoom at which box text (13 px at 1:1) reads: 12 px
 const FIRST_VIEW = 30; // boxes a grouped graph's first view has at most (render.config.boxes)
 // The graph's viewport is at most this tall: with the toolbars it fits the window, and
 // the whole widget stays under the 1,820 px past which Notebook 7 puts an output in a
@@ -322,8 +323,18 @@ function render({ model, el }) {
   }
   let nodesById = new Map(), edgesByPair = new Map();
   // Groups opened or closed from here: the new layout is fitted (see place).
-  let regrouped = false;
-  function regroup(message) { regrouped = true; model.send(message); }
+  let regrouped = false, toggled = "";
+  function regroup(message) { regrouped = true; toggled = message.group || ""; model.send(message); }
+  // The first box of a group just opened: its first subgroup (g{depth+k}_{first node}) or
+  // its first node, by the ids groups.py gives them.
+  function firstInside(id) {
+    const [, depth, first] = /^g(\d+)_(.*)$/.exec(id) || [];
+    if (!first || nodesById.has(id)) return null;
+    for (let d = Number(depth) + 1; d <= Number(depth) + 4; d++) {
+      if (nodesById.has(`g${d}_${first}`)) return nodesById.get(`g${d}_${first}`);
+    }
+    return nodesById.get(first) || null;
+  }
 
   function drawSvg() {
     // A new layout replaces the boxes: keep the keyboard focus on the same one (or the graph).
@@ -380,7 +391,9 @@ function render({ model, el }) {
     // A few pixels taller than the room rather than smaller text.
     const tall = size.h + 12 > 1.05 * room();
     const whole = Math.min(1, vw && size.w ? vw / size.w : 1, tall ? (room() - 12) / size.h : 1);
-    if (!found && (whole === 1 || many)) {
+    // Fitted, a group just opened would be too small to read: its inside at 1:1 instead.
+    const inside = !found && regrouped && whole < READABLE ? firstInside(toggled) : null;
+    if (!found && !inside && (whole === 1 || many)) {
       zoom = whole;
       viewport.style.height = `${Math.max(160, Math.ceil(size.h * zoom) + 12)}px`;
       panX = Math.max(0, (vw - size.w * zoom) / 2);
@@ -390,6 +403,7 @@ function render({ model, el }) {
     }
     viewport.style.height = `${Math.max(160, Math.min(room(), size.h + 12))}px`;
     applyZoom();
+    if (inside) { showNode(inside, true); return; }
     const target = found || canvas.querySelector("g.node.ad-current") || canvas.querySelector("g.node.output");
     if (target) showNode(target);
   }
@@ -643,13 +657,14 @@ function render({ model, el }) {
     applyZoom();
   }
   // Pan (at the current zoom) so that a node is inside the viewport, centred if it was out.
-  function showNode(g) {
+  // (atTop: its top near the viewport's, even if it is in view: the first box of a column.)
+  function showNode(g, atTop = false) {
     const r = g.getBoundingClientRect(), v = viewport.getBoundingClientRect();
     if (!v.width) return;
     const inside = r.left >= v.left && r.right <= v.right && r.top >= v.top && r.bottom <= v.bottom;
-    if (inside) return;
+    if (inside && !atTop) return;
     panX += (v.left + v.width / 2) - (r.left + r.width / 2);
-    panY += (v.top + v.height / 2) - (r.top + r.height / 2);
+    panY += atTop ? v.top + 12 - r.top : (v.top + v.height / 2) - (r.top + r.height / 2);
     // Not past the graph's edges when it is larger than the viewport.
     const w = size.w * zoom, hgt = size.h * zoom;
     if (w > v.width) panX = Math.min(0, Math.max(v.width - w, panX));

@@ -4,16 +4,20 @@ as one step, opening to its elements; the elements and gradients stay as they we
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import Any
 
 import numpy as np
 import pytest
 from graphs import NUMPY_MLP, NUMPY_MLP_SETUP, NUMPY_MLP_TENSORS
 from support import run, traced
+from test_first_view import centres, size
 
 from ad_magic import Value
 from ad_magic.render import summary, to_svg
 from ad_magic.render.groups import Group, View
+from ad_magic.render.wrap import node_rects
 from ad_magic.trace.steps import GroupStep, Step, num
 from ad_magic.widget.widget import GradWidget
 
@@ -120,6 +124,20 @@ def test_the_pass_at_the_first_view_is_a_step_per_tensor(mlp: Any) -> None:
     assert matmul.equation.startswith("matmul (16×2)·(2,) → (16,): 64 gradients flow into its")
 
 
+def opened(w: GradWidget, group: Group) -> list[Group]:
+    """The group's children drawn once it is open."""
+    return [w.view.groups[u] for u in w.view.units() if w.view.groups.get(u) in group.children]
+
+
+def group_steps(w: GradWidget, mlp: Any, groups: list[Group]) -> list[GroupStep]:
+    names = w.view.names()
+    level = mlp.steps("reverse", level=w.view.level())
+    assert w.counts["reverse"] == len(level)
+    return [
+        s for s in level if isinstance(s, GroupStep) and s.group in {names[g.id] for g in groups}
+    ]
+
+
 def test_a_tensor_opens_to_its_elements_and_closes_again(mlp: Any) -> None:
     w = GradWidget(mlp)
     top = w.counts["reverse"]
@@ -128,33 +146,120 @@ def test_a_tensor_opens_to_its_elements_and_closes_again(mlp: Any) -> None:
     members = w.view.members(matmul.id)
     assert len(members) == 48 and matmul.id not in w.view.units()
     assert [t["title"] for t in w.trail][-1] == "matmul (16×2)·(2,) → (16,)"  # the breadcrumb
-    level = mlp.steps("reverse", level=w.view.level())
-    assert w.counts["reverse"] == len(level) > top
-    # It opens to the 16 elements of its result, each the products and sum of one row,
-    # each one step here; opening one steps through its inside.
-    rows = [w.view.groups[u] for u in w.view.units() if u in w.view.groups]
-    rows = [g for g in rows if g in matmul.children]
-    assert [g.label for g in rows] == [f"matmul[{i}]" for i in range(16)]
+    assert w.counts["reverse"] > top
+    # It opens to the 16 elements of its result, four at a time: blocks of four rows,
+    # each one step here; a block opens to its rows (the products and sum of one row).
+    quarters = opened(w, matmul)
+    assert [g.label for g in quarters] == [f"matmul[{i}] … matmul[{i + 3}]" for i in (0, 4, 8, 12)]
+    steps = group_steps(w, mlp, quarters)
+    assert len(steps) == 4 and steps[0].equation.startswith(f"{steps[0].group}: 16 gradients flow")
+    w.toggle(quarters[1].id)
+    rows = opened(w, quarters[1])
+    assert [g.label for g in rows] == [f"matmul[{i}]" for i in range(4, 8)]
     assert all(g.size == 3 for g in rows)  # W1[i,0]*x[0] + W1[i,1]*x[1]
-    names = w.view.names()
-    row_steps = [
-        s for s in level if isinstance(s, GroupStep) and s.group in {names[g.id] for g in rows}
-    ]
-    assert len(row_steps) == 16
-    assert row_steps[0].equation.startswith(
-        f"{row_steps[0].group}: 4 gradients flow into its inputs"
-    )
+    row_steps = group_steps(w, mlp, rows)
+    assert len(row_steps) == 4
+    assert row_steps[0].equation.startswith(f"{row_steps[0].group}: 4 gradients flow into its")
     before = w.counts["reverse"]
     w.toggle(rows[3].id)
     level = mlp.steps("reverse", level=w.view.level())
     inside = [s for s in level if isinstance(s, Step) and s.via in w.view.members(rows[3].id)]
-    # The sum gives its two products their gradient; what they pass on into W1 and x
-    # is those collapsed inputs' step.
-    assert w.counts["reverse"] > before and len(inside) == 2
-    assert {w.result.graph[s.node].op.name for s in inside} == {"mul"}
-    w.toggle(rows[3].id)
-    w.toggle(matmul.id)
+    # Each drawn node passes its gradient on in a step of its own: the sum into its two
+    # products, each product into its W1 and x (inside those collapsed inputs).
+    graph = w.result.graph
+    assert w.counts["reverse"] == before - 1 + 6 and len(inside) == 6
+    assert [graph[s.via].op.name for s in inside] == ["add", "add", "mul", "mul", "mul", "mul"]
+    assert sorted(graph[s.node].name for s in inside[2:]) == ["W1[7,0]", "W1[7,1]", "x[0]", "x[1]"]
+    for group in (rows[3], quarters[1], matmul):
+        w.toggle(group.id)
     assert matmul.id in w.view.units() and w.counts["reverse"] == top
+
+
+def test_an_elementwise_tensor_opens_to_blocks_stepped_a_block_then_an_element(
+    mlp: Any,
+) -> None:
+    w = GradWidget(mlp)
+    top = w.counts["reverse"]
+    tanh = by_label(w.view, "tanh (16,)")
+    w.toggle(tanh.id)
+    blocks = opened(w, tanh)
+    assert [g.label for g in blocks] == [f"tanh[{i}] … tanh[{i + 3}]" for i in (0, 4, 8, 12)]
+    assert all(g.size == 4 for g in blocks)
+    steps = group_steps(w, mlp, blocks)  # a step per block, where there was one for all 16
+    assert w.counts["reverse"] == top + 3 and len(steps) == 4
+    graph = mlp.graph
+    block_named = {w.view.names()[g.id]: g for g in blocks}
+    for step in steps:
+        block = block_named[step.group]
+        # Into a block flow the gradients of its elements; out of it, into the additions.
+        assert step.equation.startswith(f"{step.group}: 4 gradients flow into its inputs")
+        assert step.total == pytest.approx(
+            sum(graph[graph[n].parents[0]].grad for n in w.view.members(block.id))
+        )
+    w.toggle(blocks[2].id)
+    elements = [u for u in w.view.units() if u in w.view.members(blocks[2].id)]
+    assert [graph[n].name for n in elements] == [f"h[{i}]" for i in range(8, 12)]
+    level = mlp.steps("reverse", level=w.view.level())
+    # Each element one step, last first: its gradient flows into the addition before it.
+    mine = [s for s in level if isinstance(s, Step) and s.via in elements]
+    assert [s.via for s in mine] == elements[::-1]
+    assert all(graph[s.node].op.name == "add" and s.arg == 0 for s in mine)
+    assert w.counts["reverse"] == top + 3 + 3
+    w.toggle(blocks[2].id)
+    w.toggle(tanh.id)
+    assert w.counts["reverse"] == top
+
+
+# The widget's graph viewport beside the Jacobian on a 1280 px JupyterLab page, and on
+# its own in Notebook 7 at 720 px; the layout wraps 16 px inside it, 560 px tall at most.
+VIEWPORTS = [540, 620]
+TALL = 548
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_first_view_fits_beside_the_jacobian_in_rows_read_in_order(
+    mlp: Any, viewport: int
+) -> None:
+    view = View(mlp.graph)
+    svg = to_svg(mlp.graph, view, width=viewport - 16)
+    width, height = size(svg)
+    assert width <= viewport and height <= TALL, (width, height)  # all of it, at 1:1
+    # The tensors in the order made: each right of the one before in its row, or at the
+    # start of a row further down (W2, made before the cell, no longer above the first).
+    at = {view.groups[u].label: xy for u, xy in centres(svg).items() if u in view.groups}
+    chain = NUMPY_MLP_TENSORS[5:]
+    rows = 0
+    for before, after in itertools.pairwise(chain):
+        (x0, y0), (x1, y1) = at[before], at[after]
+        assert x1 > x0 or y1 > y0 + 20, (before, after)
+        rows += x1 < x0
+    assert rows >= 1
+    # An input sits in the row of its first use, left of it.
+    for source, use in [("W1 (16×2)", chain[0]), ("W2 (16×16)", chain[3]), ("b2 (16,)", chain[4])]:
+        assert at[source][0] < at[use][0] and abs(at[source][1] - at[use][1]) < 100, source
+    assert "cluster_row" in svg and svg.count('class="edge') == len(view.edges())
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_an_opened_tensor_reads_at_the_notebook_text_size(mlp: Any, viewport: int) -> None:
+    """Opened, tanh (16,) fits the viewport at 12 px text or more (13 px at 1:1); a
+    block of it opened shows its four elements in a column the viewport holds at 1:1."""
+    w = GradWidget(mlp)
+    w.set_width(viewport - 16)
+    tanh = by_label(w.view, "tanh (16,)")
+    w.toggle(tanh.id)
+    width, height = size(to_svg(mlp.graph, w.view, width=w.width))
+    assert max(width / viewport, height / TALL) <= 13 / 12, (width, height)
+    block = opened(w, tanh)[1]
+    w.toggle(block.id)
+    svg = to_svg(mlp.graph, w.view, width=w.width)
+    rects = node_rects(svg)
+    inside = {*w.view.members(tanh.id), *(g.id for g in tanh.children)}
+    column = [rects[u] for u in w.view.units() if u in inside]
+    assert len(column) == 3 + 4  # three blocks and the four elements of the fourth
+    assert max(r[3] for r in column) - min(r[1] for r in column) <= TALL - 24
+    elements = sorted((rects[u][1], mlp.graph[u].name) for u in w.view.members(block.id))
+    assert [name for _, name in elements] == [f"h[{i}]" for i in range(4, 8)]  # top down
 
 
 def test_elements_stay_findable_and_in_the_records(mlp: Any) -> None:
@@ -197,8 +302,14 @@ def test_tensor_labels_are_drawn_in_the_svg_and_the_text(mlp: Any) -> None:
     svg = to_svg(mlp.graph, view)
     text = summary(mlp.graph, view)
     for group in drawn_groups(view):
-        assert f">{group.label.replace('>', '&gt;')}</text>" in svg
+        # A long one on two lines, the result's shape under the operands'.
+        lines = [group.label] if len(group.label) <= 24 else group.label.split(" → ")
+        if len(lines) == 2:
+            lines[1] = f"→ {lines[1]}"
+        drawn = "".join(f">{line.replace('>', '&gt;')}</text>\n" for line in lines)
+        assert drawn in re.sub(r"<text[^>]*>", ">", svg), lines
         assert f"{group.label}  ({group.size} nodes)" in text
+    assert ">→ (16,)</text>" in svg  # matmul (16×2)·(2,) / → (16,)
 
 
 def test_scalar_cells_and_plain_arrays_record_no_tensors(shell: Any) -> None:
