@@ -360,11 +360,12 @@ def at_level(steps: list[Step], level: dict[str, str]) -> list[Step | GroupStep]
     """The pass as seen with some groups collapsed: `level` maps each node drawn inside a
     collapsed group to that group's name; consecutive steps in one group become one.
 
-    A reverse step belongs where the gradient flows back from (`via`): into the
+    A reverse step belongs where the gradient flows back from (`via`): to the
     group that node is in, or, for a node drawn by itself (an opened tensor's
-    element, the output), a step of its own, even when what receives it is in a
-    group. So a group's step holds the gradient flowing through it and leaving
-    it, and every drawn node passes its gradient on in a step of its own.
+    element), a step of its own, even when what receives it is in a group; an
+    output's gradient entering a group is that group's. So a group's step holds
+    the gradient entering it from the output, flowing through it and leaving it,
+    and every other drawn node passes its gradient on in a step of its own.
     """
     out: list[Step | GroupStep] = []
     run: list[Step] = []
@@ -374,8 +375,14 @@ def at_level(steps: list[Step], level: dict[str, str]) -> list[Step | GroupStep]
         if run:
             out.append(GroupStep(run[0].mode, name, tuple(run), level))
 
+    seeds = {s.node for s in steps if s.mode == "reverse" and not s.edges}  # the outputs
     for step in steps:
-        where = level.get(step.via if step.mode == "reverse" and step.edges else step.node)
+        if step.mode == "reverse" and step.edges:
+            where = level.get(step.via)
+            if where is None and step.via in seeds:
+                where = level.get(step.node)  # the gradient entering a group from an output
+        else:
+            where = level.get(step.node)
         if where is None:
             close()
             run, name = [], ""

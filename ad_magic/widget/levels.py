@@ -124,8 +124,11 @@ class Passes:
         nodes = level[self.nodes[key]]
         if key == "reverse":
             vias = level[self.vias[key]]
-            # A reverse step is where its gradient comes from: that node's group, or its own.
-            where = np.where(self.edged[key], vias, nodes)
+            # A reverse step is where its gradient comes from: that node's group, or its
+            # own; an output's gradient entering a group is the group's (see at_level).
+            edged = self.edged[key]
+            own = edged & ~np.isin(self.vias[key], self.nodes[key][~edged])
+            where = np.where((vias != NONE) | own, vias, nodes)
         else:
             where = nodes
         n = len(where)
