@@ -211,9 +211,10 @@ def test_an_elementwise_tensor_opens_to_blocks_stepped_a_block_then_an_element(
 
 
 # The widget's graph viewport beside the Jacobian on a 1280 px JupyterLab page, and on
-# its own in Notebook 7 at 720 px; the layout wraps 16 px inside it, 560 px tall at most.
+# its own in Notebook 7 at 720 px; the layout wraps 16 px inside it, and is at most
+# 618 px tall in a 900 px window (what the widget tells the kernel: room() - 12).
 VIEWPORTS = [540, 620]
-TALL = 548
+TALL = 618
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
@@ -221,7 +222,7 @@ def test_the_first_view_fits_beside_the_jacobian_in_rows_read_in_order(
     mlp: Any, viewport: int
 ) -> None:
     view = View(mlp.graph)
-    svg = to_svg(mlp.graph, view, width=viewport - 16)
+    svg = to_svg(mlp.graph, view, width=viewport - 16, height=TALL)
     width, height = size(svg)
     assert width <= viewport and height <= TALL, (width, height)  # all of it, at 1:1
     # The tensors in the order made: each right of the one before in its row, or at the
@@ -245,14 +246,14 @@ def test_an_opened_tensor_reads_at_the_notebook_text_size(mlp: Any, viewport: in
     """Opened, tanh (16,) fits the viewport at 12 px text or more (13 px at 1:1); a
     block of it opened shows its four elements in a column the viewport holds at 1:1."""
     w = GradWidget(mlp)
-    w.set_width(viewport - 16)
+    w.set_width(viewport - 16, TALL)
     tanh = by_label(w.view, "tanh (16,)")
     w.toggle(tanh.id)
-    width, height = size(to_svg(mlp.graph, w.view, width=w.width))
+    width, height = size(to_svg(mlp.graph, w.view, width=w.width, height=w.height))
     assert max(width / viewport, height / TALL) <= 13 / 12, (width, height)
     block = opened(w, tanh)[1]
     w.toggle(block.id)
-    svg = to_svg(mlp.graph, w.view, width=w.width)
+    svg = to_svg(mlp.graph, w.view, width=w.width, height=w.height)
     rects = node_rects(svg)
     inside = {*w.view.members(tanh.id), *(g.id for g in tanh.children)}
     column = [rects[u] for u in w.view.units() if u in inside]
