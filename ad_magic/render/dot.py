@@ -84,10 +84,12 @@ class Box:
     tangents: list[str] = field(default_factory=list)  # the mode line per seed, forward mode
     output: bool = False
     value_line: int | None = None  # which line shows the value ("value 2")
+    tensor: bool = False  # a group of a numpy call's nodes, or part of one (class `tensor`)
 
     @property
     def classes(self) -> str:
-        return f"{self.kind} output" if self.output else self.kind
+        classes = f"{self.kind} tensor" if self.tensor else self.kind
+        return f"{classes} output" if self.output else classes
 
     def label(self, mode_text: str | None = None) -> str:
         """The lines as a DOT label, escaped; `mode_text` replaces the mode line."""
@@ -148,10 +150,19 @@ def title_lines(label: str) -> list[str]:
 def group_box(group: Group, result: Node | None, seed_names: list[str]) -> Box:
     lines = [*title_lines(group.label), f"{group.size} nodes"]
     if result is None:
-        return Box(group.id, "group", lines)
+        return Box(group.id, "group", lines, tensor=group.in_tensor)
     grad, tangents = mode_texts(result.grad, result.tangents, seed_names)
     lines += [f"value {number(result.value)}", grad]
-    return Box(group.id, "group", lines, len(lines) - 1, grad, tangents, value_line=len(lines) - 2)
+    return Box(
+        group.id,
+        "group",
+        lines,
+        len(lines) - 1,
+        grad,
+        tangents,
+        value_line=len(lines) - 2,
+        tensor=group.in_tensor,
+    )
 
 
 def boxes(graph: Graph, view: View, unit_of: list[str], edges: list[Edge]) -> list[Box]:

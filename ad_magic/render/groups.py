@@ -59,6 +59,7 @@ class Group:
     depth: int
     first: int  # position of its first node in creation order
     array: bool = False  # one numpy call (or array input) drawn as a tensor
+    in_tensor: bool = False  # that, or a block of its elements or an element inside it
     term: bool = False  # a term of a long line's expression (see terms.py)
     size: int = 0  # nodes inside, at any depth
     nodes: list[str] = field(default_factory=list)  # nodes whose path ends here
@@ -269,6 +270,7 @@ class View:
                     step = path[depth - 1]
                     group = Group(f"g{depth}_{node.id}", shown_title(step), depth, i)
                     group.array = ARRAY in step and " … " not in step
+                    group.in_tensor = group.array or parent.in_tensor
                     group.term = TERM in step and " … " not in step
                     by_key[key] = group
                     self.groups[group.id] = group

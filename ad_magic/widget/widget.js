@@ -324,7 +324,13 @@ function render({ model, el }) {
   let nodesById = new Map(), edgesByPair = new Map();
   // Groups opened or closed from here: the new layout is fitted (see place).
   let regrouped = false, toggled = "";
-  function regroup(message) { regrouped = true; toggled = message.group || ""; model.send(message); }
+  function regroup(message) {
+    regrouped = true;
+    // A tensor (or a block of its elements) opened: see place().
+    const box = nodesById.get(message.group || "");
+    toggled = box && box.classList.contains("tensor") ? message.group : "";
+    model.send(message);
+  }
   // The first box of a group just opened: its first subgroup (g{depth+k}_{first node}) or
   // its first node, by the ids groups.py gives them.
   function firstInside(id) {
@@ -391,7 +397,7 @@ function render({ model, el }) {
     // A few pixels taller than the room rather than smaller text.
     const tall = size.h + 12 > 1.05 * room();
     const whole = Math.min(1, vw && size.w ? vw / size.w : 1, tall ? (room() - 12) / size.h : 1);
-    // Fitted, a group just opened would be too small to read: its inside at 1:1 instead.
+    // Fitted, a tensor just opened would be too small to read: its elements at 1:1 instead.
     const inside = !found && regrouped && whole < READABLE ? firstInside(toggled) : null;
     if (!found && !inside && (whole === 1 || many)) {
       zoom = whole;

@@ -311,6 +311,8 @@ def test_tensor_labels_are_drawn_in_the_svg_and_the_text(mlp: Any) -> None:
         assert drawn in re.sub(r"<text[^>]*>", ">", svg), lines
         assert f"{group.label}  ({group.size} nodes)" in text
     assert ">→ (16,)</text>" in svg  # matmul (16×2)·(2,) / → (16,)
+    # Each tensor's box says it is one (the widget opens it to read at 1:1, see widget.js).
+    assert svg.count('class="node group tensor"') == len(drawn_groups(view)) == 11
 
 
 def test_scalar_cells_and_plain_arrays_record_no_tensors(shell: Any) -> None:
