@@ -721,6 +721,14 @@ function render({ model, el }) {
     const v = viewport.getBoundingClientRect();
     zoomAt(zoom * Math.exp(-event.deltaY / 300), event.clientX - v.left, event.clientY - v.top);
   }, { passive: false });
+  // The browser scrolls the viewport to a box that takes the keyboard focus: made a pan,
+  // so the view (and what place and Fit compute) stays in the transform alone.
+  viewport.addEventListener("scroll", () => {
+    if (!viewport.scrollLeft && !viewport.scrollTop) return;
+    panX -= viewport.scrollLeft; panY -= viewport.scrollTop;
+    viewport.scrollLeft = viewport.scrollTop = 0;
+    applyZoom();
+  });
   let drag = null;
   viewport.addEventListener("pointerdown", (event) => {
     if (event.target.closest("g.node")) return;

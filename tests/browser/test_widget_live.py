@@ -346,6 +346,7 @@ def test_chapter_example_in_jupyterlab(jupyter_server: JupyterServer, lab: Noteb
     # Live input: drag the slider, then type a value; numbers change, the layout stays.
     svg = w.locator("svg").first.element_handle()
     slider = w.get_by_role("slider", name="x", exact=True)
+    slider.scroll_into_view_if_needed()  # below a graph drawn top to bottom
     box = slider.bounding_box()
     assert box is not None
     y = box["y"] + box["height"] / 2
