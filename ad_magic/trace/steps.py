@@ -118,7 +118,26 @@ def _forward_text(graph: Graph, step: Step) -> str:
 
 
 class Steps(Sequence[Step]):
-    """A pass's steps, each made when read; equal to a list or tuple of the same steps."""
+    """A pass's steps, each made when read (`_step`); equal to a list or tuple of the same
+    steps. A slice picks steps by place (`Picked`), still made when read."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _step(self, k: int) -> Step:
+        """Step k, 0 <= k < len(self)."""
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, k: int) -> Step: ...
+    @overload
+    def __getitem__(self, k: slice) -> Picked: ...
+    def __getitem__(self, k: int | slice) -> Step | Picked:
+        places = range(len(self))[k]  # a negative k counts from the end; IndexError past it
+        return Picked(self, places) if isinstance(places, range) else self._step(places)
+
+    def __iter__(self) -> Iterator[Step]:
+        return (self._step(k) for k in range(len(self)))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence):
@@ -140,13 +159,7 @@ class Picked(Steps):
     def __len__(self) -> int:
         return len(self.at)
 
-    @overload
-    def __getitem__(self, k: int) -> Step: ...
-    @overload
-    def __getitem__(self, k: slice) -> Picked: ...
-    def __getitem__(self, k: int | slice) -> Step | Picked:
-        if isinstance(k, slice):
-            return Picked(self.steps, self.at[k])
+    def _step(self, k: int) -> Step:
         return self.steps[int(self.at[k])]
 
 
@@ -214,15 +227,7 @@ class ReversePass(Steps):
     def __len__(self) -> int:
         return len(self.node)
 
-    @overload
-    def __getitem__(self, k: int) -> Step: ...
-    @overload
-    def __getitem__(self, k: slice) -> Picked: ...
-    def __getitem__(self, k: int | slice) -> Step | Picked:
-        if isinstance(k, slice):
-            return Picked(self, range(len(self))[k])
-        if k < 0:
-            k += len(self)
+    def _step(self, k: int) -> Step:
         nodes = self.graph.nodes
         node = nodes[self.node[k]]
         v = self.via[k]
@@ -233,43 +238,28 @@ class ReversePass(Steps):
         return Step("reverse", node.id, edge, self.value[k], self.total[k], self.part[k],
                     self.parts[k], self.graph, via.id, i, self.upstream[k])  # fmt: skip
 
-    def __iter__(self) -> Iterator[Step]:
-        return (self[k] for k in range(len(self)))
-
 
 def forward_steps(graph: Graph, seed: str) -> list[Step]:
-    steps: list[Step] = []
-    append = steps.append
-    into = graph.edges_into
-    for node in graph.traced:
-        tangent = node.tangents.get(seed, 0.0)
-        nid = node.id
-        append(Step("forward", nid, into[nid], tangent, tangent, 1, 1, graph, seed))
-    return steps
+    """The forward pass for seed: one step per node that is not a constant."""
+    return list(ForwardPass(graph, seed))
 
 
 class ForwardPass(Steps):
     """The forward pass for one seed, a step made only when it is read.
 
-    Equal to `forward_steps(graph, seed)` item by item; a slice is a pass over
-    fewer nodes. A display that shows a 30,000-node pass a group at a time reads
-    a few of its steps, so it need not make them all (for every seed) first.
+    Equal to `forward_steps(graph, seed)` item by item. A display that shows a
+    30,000-node pass a group at a time reads a few of its steps, so it need not
+    make them all (for every seed) first.
     """
 
-    def __init__(self, graph: Graph, seed: str, nodes: list[Node] | None = None) -> None:
+    def __init__(self, graph: Graph, seed: str) -> None:
         self.graph, self.seed = graph, seed
-        self.nodes = graph.traced if nodes is None else nodes
+        self.nodes = graph.traced
 
     def __len__(self) -> int:
         return len(self.nodes)
 
-    @overload
-    def __getitem__(self, k: int) -> Step: ...
-    @overload
-    def __getitem__(self, k: slice) -> ForwardPass: ...
-    def __getitem__(self, k: int | slice) -> Step | ForwardPass:
-        if isinstance(k, slice):
-            return ForwardPass(self.graph, self.seed, self.nodes[k])
+    def _step(self, k: int) -> Step:
         node = self.nodes[k]
         tangent = node.tangents.get(self.seed, 0.0)
         into = self.graph.edges_into[node.id]
@@ -290,7 +280,7 @@ class GroupStep:
 
     mode: str
     group: str  # the group's name, as the display shows it
-    steps: Sequence[Step]  # a tuple, or a slice of a ForwardPass
+    steps: Sequence[Step]  # a tuple, or a slice of a lazy pass
     level: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
