@@ -17,6 +17,22 @@ FORMULA = (
 SMALL = "%%grad x=0.5 y=1.5\nz = sin(x*y) + exp(x/y)*cos(y - x)"
 CHAPTER = "%%grad x=2.0\ny = sin(x**2 + 1)"
 CHAIN = "%%grad x=0.5\nh = x\nfor i in range(300):\n    h = tanh(h*0.9 + 0.1)"
+# Calls inside calls, a loop of them, a node used inside and outside its group (h * h):
+# groups at three depths. A cell body: trace it with inputs x and y.
+NESTED = """\
+def unit(a, k):
+    return tanh(a * k + 0.1)
+
+def block(a):
+    for k in range(3):
+        a = unit(a, 0.5 + k)
+    return a
+
+h = x
+for i in range(25):
+    h = block(h) + y * 0.01 + h * h
+z = h * y
+"""
 
 MLP = """\
 import random

@@ -6,26 +6,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from graphs import CHAIN
+from graphs import CHAIN, NESTED
 from support import run, traced
 
 from ad_magic import render
 from ad_magic.render.groups import Edge, View
-
-NESTED = """\
-def unit(a, k):
-    return tanh(a * k + 0.1)
-
-def block(a):
-    for k in range(3):
-        a = unit(a, 0.5 + k)
-    return a
-
-h = x
-for i in range(25):
-    h = block(h) + y * 0.01 + h * h
-z = h * y
-"""
 
 
 def walked(view: View) -> tuple[list[Edge], dict[str, set[str]]]:

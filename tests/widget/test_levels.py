@@ -7,29 +7,13 @@ import random
 from typing import Any
 
 import pytest
-from graphs import CHAIN
+from graphs import CHAIN, NESTED
 from support import run, traced
 
 from ad_magic import render
 from ad_magic.trace.steps import ForwardPass, GroupStep, at_level, num
 from ad_magic.widget.levels import Passes
 from ad_magic.widget.widget import GradWidget
-
-# Calls inside calls, a loop of them, a vector output: groups at three depths.
-NESTED = """\
-def unit(a, k):
-    return tanh(a * k + 0.1)
-
-def block(a):
-    for k in range(3):
-        a = unit(a, 0.5 + k)
-    return a
-
-h = x
-for i in range(25):
-    h = block(h) + y * 0.01
-z = h * y
-"""
 
 
 def same(fast: list[Any], slow: list[Any]) -> None:
