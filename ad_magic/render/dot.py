@@ -314,21 +314,27 @@ def box_width(box: Box, text: str | None) -> float:
     return width * 1.35 if box.kind == "op" else width  # an ellipse around the text
 
 
+def forward_edges(drawn: list[Box], edges: list[Edge]) -> list[Edge]:
+    """The edges that go forward in creation order (merged group edges can point back):
+    the ones the columns and levels are counted over."""
+    order = {box.id: i for i, box in enumerate(drawn)}
+    return [edge for edge in edges if order[edge.src] < order[edge.dst]]
+
+
 def ranks(drawn: list[Box], edges: list[Edge]) -> dict[str, int]:
     """Each box's column left to right: the longest path to it over edges that go forward
     in creation order (merged group edges can point back; they do not count)."""
-    order = {box.id: i for i, box in enumerate(drawn)}
+    ahead = forward_edges(drawn, edges)
     into: dict[str, list[str]] = {}
-    for edge in edges:
-        if order[edge.src] < order[edge.dst]:
-            into.setdefault(edge.dst, []).append(edge.src)
+    for edge in ahead:
+        into.setdefault(edge.dst, []).append(edge.src)
     rank: dict[str, int] = {}
     for box in drawn:
         rank[box.id] = max((rank[p] + 1 for p in into.get(box.id, ())), default=0)
     # A box with no inputs (a constant) sits just before its first use, not in column 0.
     uses: dict[str, int] = {}
-    for edge in edges:
-        if edge.src not in into and order[edge.src] < order[edge.dst]:
+    for edge in ahead:
+        if edge.src not in into:
             uses[edge.src] = min(uses.get(edge.src, 1 << 30), rank[edge.dst] - 1)
     rank.update(uses)
     return rank
@@ -449,11 +455,9 @@ def levels(
     output's (0). A box sits one level above its highest use, or higher while that
     level is full; so the inputs of a wide level spread over the levels above it.
     Empty when no level would be too wide anyway."""
-    order = {box.id: i for i, box in enumerate(drawn)}
     uses: dict[str, list[str]] = {}
-    for edge in edges:
-        if order[edge.src] < order[edge.dst]:
-            uses.setdefault(edge.src, []).append(edge.dst)
+    for edge in forward_edges(drawn, edges):
+        uses.setdefault(edge.src, []).append(edge.dst)
     level: dict[str, int] = {}
     used: dict[int, float] = {}
     for box in reversed(drawn):  # creation order reversed: every use placed first
