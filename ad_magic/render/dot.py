@@ -165,9 +165,15 @@ def group_box(group: Group, result: Node | None, seed_names: list[str]) -> Box:
     )
 
 
-def boxes(graph: Graph, view: View, unit_of: list[str], edges: list[Edge]) -> list[Box]:
-    """A box per drawn unit, in creation order."""
-    seed_names = seeds(graph)
+def boxes(
+    graph: Graph,
+    view: View,
+    unit_of: list[str],
+    edges: list[Edge],
+    seed_names: list[str] | None = None,
+) -> list[Box]:
+    """A box per drawn unit, in creation order (`seed_names`: `seeds(graph)`, if known)."""
+    seed_names = seeds(graph) if seed_names is None else seed_names
     # A group's result: its one node used outside it (or the output), if there is one.
     leaving = view.leaving(unit_of)
     outputs = set(graph.outputs or [graph.output])
@@ -204,8 +210,10 @@ def build(
     layout_text: bool = False,
     width: float | None = None,
     wrapped: Rows | None = None,
+    drawn: list[Box] | None = None,
 ) -> tuple[str, list[Box]]:
-    """DOT source for what `view` shows, and its boxes.
+    """DOT source for what `view` shows, and its boxes (`drawn`: the view's boxes when
+    made already, as for one view laid out several ways).
 
     The mode line shows the gradient (mode "reverse") or the tangent for `seed`
     (mode "forward", default the first seed). With `layout_text` it holds the
@@ -218,16 +226,17 @@ def build(
     """
     if direction not in ("LR", "TB"):
         raise ValueError(f"direction must be 'LR' (left to right) or 'TB', not {direction!r}")
+    if mode not in ("reverse", "forward"):
+        raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
     unit_of = view.unit_of()
     edges = view.edges(unit_of)
-    drawn = boxes(graph, view, unit_of, edges)
-    seed_names = seeds(graph)
+    # (the seeds are found once: a walk over every node of the graph)
+    seed_names = seeds(graph) if drawn is None or mode == "forward" else []
+    if drawn is None:
+        drawn = boxes(graph, view, unit_of, edges, seed_names)
+    which = None
     if mode == "forward" and seed_names:
         which = seed_names.index(seed) if seed in seed_names else 0
-    elif mode in ("reverse", "forward"):
-        which = None
-    else:
-        raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
 
     big = len(drawn) > BIG
     dot = graphviz.Digraph(name="ad_magic")

@@ -124,25 +124,30 @@ def to_svg(
     # back up; a chain's rows stay, as it is too tall top to bottom).
     small = len(boxes) <= BIG and direction == "LR"
     wrapped = small and "cluster_row" in svg
-    if wrapped:
-        whole, whole_boxes = _laid_out(graph, view, "LR", None)
+    if wrapped:  # the boxes are the view's, whichever way it is laid out
+        whole, _ = _laid_out(graph, view, "LR", None, boxes)
         if readable(whole, width, height) == 1:
-            svg, boxes, wrapped = whole, whole_boxes, False
+            svg, wrapped = whole, False
     if wrapped or (small and readable(svg, width, height) < 1):
-        down, down_boxes = _top_to_bottom(graph, view, width)
+        down = _top_to_bottom(graph, view, width, boxes)
         fits = readable(down, width, height) == 1
         if readable(down, width, height) > readable(svg, width, height) or (
             wrapped and height and fits
         ):
-            svg, boxes, direction = down, down_boxes, "TB"
+            svg, direction = down, "TB"
     names = seeds(graph)
     which = names.index(seed) if seed in names else 0
     return with_modes(svg, boxes, names, mode if names else "reverse", which, direction)
 
 
 def _laid_out(
-    graph: Graph, view: View, direction: str, width: float | None
+    graph: Graph,
+    view: View,
+    direction: str,
+    width: float | None,
+    drawn: list[Box] | None = None,
 ) -> tuple[str, list[Box]]:
+    """The view laid out one way (`drawn`: its boxes, when made for another way)."""
     wrapped = Rows()
     source, boxes = build(
         graph,
@@ -152,22 +157,23 @@ def _laid_out(
         layout_text=True,
         width=width,
         wrapped=wrapped,
+        drawn=drawn,
     )
     svg = layout(source, "svg", backend=config.backend, timeout=config.timeout).decode()
     return wrap_edges(svg, wrapped), boxes
 
 
-def _top_to_bottom(graph: Graph, view: View, width: float) -> tuple[str, list[Box]]:
+def _top_to_bottom(graph: Graph, view: View, width: float, boxes: list[Box]) -> str:
     """Top to bottom within `width` points: the levels are estimated from the text, so a
     layout that comes out wider is made again for a narrower width (twice at most)."""
     aim = width
     for _ in range(3):
-        svg, boxes = _laid_out(graph, view, "TB", aim)
+        svg, _ = _laid_out(graph, view, "TB", aim, boxes)
         drawn = svg_size(svg)[0]
         if drawn <= width:
             break
         aim *= width / drawn
-    return svg, boxes
+    return svg
 
 
 _SIZE = re.compile(r'<svg[^>]*?width="([\d.]+)pt" height="([\d.]+)pt"')
