@@ -311,7 +311,9 @@ class GradWidget(anywidget.AnyWidget):
             steps = steps[: self._at_level(key, quiz.current.index)]  # stays here
         shown = {r["id"] for r in self.records}
         whole: Sequence[Step] = self._flat.get(key, [])
-        marks = self._passes.mask(shown) if self._passes else None
+        passes = self._passes
+        assert passes is not None  # made with the view (_level), before any page
+        marks = passes.mask(shown)
         done = {}
         for before in steps[:start]:
             for one in before.steps if isinstance(before, GroupStep) else (before,):
@@ -320,16 +322,13 @@ class GradWidget(anywidget.AnyWidget):
         unit = self._unit
         page = []
         for s in steps[start : start + size]:
-            span = self._spans.get(id(s)) if isinstance(s, GroupStep) else None
-            if span is not None and self._passes is not None and marks is not None:
-                edges = self._passes.edges(key, span)
-                inner = [whole[i] for i in self._passes.members(key, span, marks)]
-            else:
-                edges, inner = None, [i for i in getattr(s, "steps", ()) if i.node in shown]
-            if edges is None:  # a step's edges between boxes (inside one box, none is drawn)
-                flat = s.crossing if isinstance(s, GroupStep) else (s,)
-                pairs = {(unit[p], unit[c]) for f in flat for p, c in f.edges}
-                edges = sorted([p, c] for p, c in pairs if p != c)
+            if isinstance(s, GroupStep):  # its part of the flat pass, from the arrays
+                span = self._spans[id(s)]
+                edges = passes.edges(key, span)
+                inner = [whole[i] for i in passes.members(key, span, marks)]
+            else:  # a step's edge between boxes (inside one box, none is drawn)
+                pairs = {(unit[p], unit[c]) for p, c in s.edges}
+                edges, inner = sorted([p, c] for p, c in pairs if p != c), []
             more = [[i.node, total(i)] for i in inner]  # the table's nodes among a group's steps
             box = self._named[s.group] if isinstance(s, GroupStep) else unit[s.node]
             # What the step leaves its node: a group step's own total is what left the
