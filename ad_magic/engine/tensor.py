@@ -115,6 +115,21 @@ for _name in _METHODS:
     setattr(Tensor, _name, _method(_name))
 
 
+def seen(x: Any) -> Any:
+    """x, or, if it is a plain object array, a Tensor view of it (the same elements).
+
+    A `%%grad` cell passes each array it hands on unnamed through this
+    (`np.tanh(np.array([a, b]))`, see `trace.cellcode`); anything else, a float
+    array included, is given back as it is.
+    """
+    if x.__class__ is _ARRAY and x.dtype == _OBJECT:
+        return x.view(Tensor)
+    return x
+
+
+_ARRAY, _OBJECT = np.ndarray, np.dtype(object)  # (seen runs for every call handed on)
+
+
 def tensor(array: np.ndarray) -> Tensor:
     """The same object array (a view), as a Tensor: numpy calls on it can be traced."""
     return np.asarray(array, dtype=object).view(Tensor)

@@ -2,16 +2,23 @@
 
 The cell goes through the shell's input transforms and AST transformers and
 its compiler (so `%magics`, `!commands` and future imports behave as in a
-normal cell, and tracebacks show the cell's lines). Two changes are made:
+normal cell, and tracebacks show the cell's lines). Three changes are made:
 
 - every assignment to a plain name at the cell's top level (`h = ...`,
   `h += ...`, `a, b = ...`, `for h in ...`) also reports the name and value to
   a callback (and, for a loop variable, that it is one), so that each traced
   value can be shown under the variable it was bound to;
+- every call whose result the cell hands on without naming it (an argument,
+  an operand, a method's receiver: `np.array([a, b])` in
+  `np.tanh(np.array([a, b]) * 2)`) is passed through a second function, which
+  makes an object array a Tensor (`engine.tensor.seen`), so the numpy calls on
+  it are seen as calls as on a named one; functions and lambdas the cell
+  defines are left as written (they outlive the cell);
 - a final expression is compiled separately, so its value can be the output.
 
-Code positions (Python 3.11 `co_positions`) are untouched: the callback wraps
-nothing that creates a node.
+Code positions (Python 3.11 `co_positions`) are untouched: the callbacks add
+instructions around the cell's own, each with the position of the statement
+or call it follows or wraps, and make no node.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from types import CodeType, TracebackType
 from typing import Any
 
 BIND = "__ad_magic_bind__"  # the callback's name in the namespace while a cell runs
+SEEN = "__ad_magic_seen__"  # the function unnamed results go through, while a cell runs
 COMPREHENSIONS = ("<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>")
 
 
@@ -84,6 +92,65 @@ class _Binder(ast.NodeTransformer):
         return node
 
 
+class _Handed(ast.NodeTransformer):
+    """Wrap each call whose result another expression takes, `SEEN(call)`: the
+    arguments of a call, the operands of an operator or comparison, the object of
+    an attribute or subscript, and the items of a list, tuple or comprehension
+    found there (`np.stack([np.array(r) for r in rows])`)."""
+
+    def __init__(self) -> None:
+        self.handed: set[int] = set()  # id of each call node to wrap
+
+    def visit_FunctionDef(self, node: ast.AST) -> ast.AST:
+        return node  # a function or lambda runs after the cell too, without SEEN
+
+    visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = visit_FunctionDef
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        for taken in _operands(node):
+            self._hand(taken)
+        return super().generic_visit(node)
+
+    def _hand(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Call):
+            self.handed.add(id(node))
+        elif isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            for item in node.elts:
+                self._hand(item)
+        elif isinstance(node, ast.Starred):
+            self._hand(node.value)
+        elif isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+            self._hand(node.elt)
+        elif isinstance(node, ast.IfExp):
+            self._hand(node.body)
+            self._hand(node.orelse)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if id(node) not in self.handed:
+            return node
+        wrapped = ast.Call(func=ast.Name(SEEN, ast.Load()), args=[node], keywords=[])
+        for new in (wrapped, wrapped.func):
+            ast.copy_location(new, node)
+            new.end_lineno, new.end_col_offset = node.end_lineno, node.end_col_offset
+        return wrapped
+
+
+def _operands(node: ast.AST) -> list[ast.AST]:
+    """The expressions whose values node takes as operands."""
+    if isinstance(node, ast.Call):
+        return [*node.args, *(k.value for k in node.keywords)]
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Compare):
+        return [node.left, *node.comparators]
+    if isinstance(node, (ast.Attribute, ast.Subscript)):
+        return [node.value]
+    return []
+
+
 def _names(target: ast.AST) -> list[str]:
     """The plain names a target binds (`a`, or `a, b` in tuples/lists)."""
     if isinstance(target, ast.Name):
@@ -125,7 +192,8 @@ def compile_cell(shell: Any, cell: str) -> CellCode:
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
         last_text = " ".join((ast.get_source_segment(source, last.body) or "").split())
-    tree = ast.fix_missing_locations(_Binder().visit(tree))
+        last = _Handed().visit(last)
+    tree = ast.fix_missing_locations(_Binder().visit(_Handed().visit(tree)))
     body = shell.compile(tree, filename, "exec")
     last_code = shell.compile(last, filename, "eval") if last else None
     return CellCode(source, filename, body, last_code, last_text)

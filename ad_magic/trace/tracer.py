@@ -25,7 +25,7 @@ from ad_magic.engine.functions import FUNCTIONS
 from ad_magic.engine.ops import INPUT
 from ad_magic.engine.value import Value
 from ad_magic.trace.bare import LeafRecorder, found_leaves, in_order, leaf_names
-from ad_magic.trace.cellcode import BIND, CellCode, quiet
+from ad_magic.trace.cellcode import BIND, SEEN, CellCode, quiet
 from ad_magic.trace.forward import forward_passes
 from ad_magic.trace.graph import ArrayOp, Graph
 from ad_magic.trace.inputs import Bindings, Input
@@ -76,8 +76,9 @@ class Tracer:
         """
         __tracebackhide__ = True  # tracebacks start at the cell, as for a normal cell
         added = {k: f for k, f in FUNCTIONS.items() if k not in ns}
-        added[BIND] = bind
-        outer = ns.get(BIND)  # a %%grad run from inside a %%grad cell: the outer's
+        added[BIND], added[SEEN] = bind, tensor.seen
+        # A %%grad run from inside a %%grad cell: the outer's, put back after.
+        outer = {k: ns[k] for k in (BIND, SEEN) if k in ns}
         ns.update(added)
         try:
             exec(self.code.body, ns)
@@ -86,8 +87,7 @@ class Tracer:
             for k, f in added.items():
                 if ns.get(k) is f:
                     del ns[k]
-            if outer is not None:
-                ns[BIND] = outer
+            ns.update(outer)
 
     def _pick(
         self, ns: dict[str, Any], last: Any, bound_last: str | None, choice: Choice | None = None
