@@ -7,7 +7,9 @@
 
 A node's place in the tree is its path: the user-function calls that made it,
 outermost first (`MLP.__call__#0`, `Layer.__call__#1`, ...), or for a node
-made outside any call, the source line that made it (`line 3`); then, for a
+made outside any call, the source line that made it (`line 3`; inside a call
+of a function the cell defines, its line there too, and on a long line its
+terms, see terms.py); then, for a
 node one numpy call made on arrays of traced values, that call as a tensor
 (`matmul (16×2)·(2,) → (16,)`, see `Graph.arrays`; an array input's
 elements likewise, `W1 (16×2)`). Nodes with
@@ -99,11 +101,13 @@ class Edge:
 def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     """Each node's path: its calls, else its line; then blocks where too many sit side by side.
 
-    `budget` is the boxes a view should show. Only nodes made outside any
-    call are grouped by line: inside a call, the tracer gives every node the
-    line of the call in the cell. Nodes with neither, when more than half the
-    budget, go into an `inputs` group (the inputs) and blocks (the rest); an
-    array input is a group of its own.
+    `budget` is the boxes a view should show. Nodes made outside any call
+    are grouped by their line in the cell; inside a call of a function the
+    cell defines, by their line in its code (when on several), and long lines
+    of both by terms (see terms.py). A function defined elsewhere has only
+    its call's position in the cell: its nodes stay in its group. Nodes with
+    neither, when more than half the budget, go into an `inputs` group (the
+    inputs) and blocks (the rest); an array input is a group of its own.
     A numpy call's nodes then go into a group of their own, inside the
     deepest group they all share (a call inside a line inside a function),
     and within it by the element of the result they make (`matmul[3]`).
@@ -113,6 +117,15 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     """
     nodes = graph.nodes
     out = [n.calls if n.calls or n.line is None else (f"line {n.line}",) for n in nodes]
+    # A call of a function the cell defines: its own nodes by their line in it, when on
+    # several lines (then by terms on its long lines, below). The output is drawn apart.
+    lines: dict[tuple[str, ...], set[int]] = {}
+    for n in nodes:
+        if n.body is not None and n.id != graph.output:
+            lines.setdefault(n.calls, set()).add(n.body.line)
+    for i, n in enumerate(nodes):
+        if n.body is not None and len(lines.get(n.calls, ())) > 1:
+            out[i] = (*n.calls, f"line {n.body.line}")
     members = [i for i, n in enumerate(nodes) if n.id != graph.output]
     index = graph.position
     arrays = [[index[n] for n in op.nodes if n != graph.output] for op in graph.arrays]
@@ -135,6 +148,9 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     # Nodes grouped by their line alone (not in a call, nor a numpy call's) by terms too.
     on_lines = (i for i, n in enumerate(nodes) if len(out[i]) == 1 and not n.calls and n.line)
     for i, steps in term_paths(graph, on_lines, width).items():
+        out[i] = (*out[i], *steps)
+    in_calls = (i for i, n in enumerate(nodes) if n.body is not None and i not in in_array)
+    for i, steps in term_paths(graph, in_calls, width, inside=True).items():
         out[i] = (*out[i], *steps)
     stack = [(members, 0)]  # nodes sharing a path prefix, and its length
     while stack:

@@ -36,7 +36,7 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ad_magic.trace.graph import Graph
+from ad_magic.trace.graph import Graph, Node, Place
 
 TERM = "\x1e"  # in a path: `text TERM k`, k keeping groups of one text apart
 LONGEST = 32  # characters of a term's source text shown in its title
@@ -51,6 +51,7 @@ class Term:
     span: Span
     text: str
     expr: ast.expr | None
+    many: bool = False  # a comprehension's element: evaluated once per item
 
     def holds(self, span: Span) -> bool:
         return self.span[0] <= span[0] and span[1] <= self.span[1]
@@ -66,13 +67,13 @@ def elided(text: str) -> str:
     return text[: LONGEST - tail - 1].rstrip() + "…" + text[-tail:].lstrip()
 
 
-def parse(text: str, start: int) -> Term:
+def parse(text: str, start: int, many: bool = False) -> Term:
     """The term for the source text of a sub-expression starting at column `start`."""
     try:
         expr: ast.expr | None = ast.parse(text, mode="eval").body
     except SyntaxError:
         expr = None
-    return Term((start, start + len(text.encode())), text, expr)
+    return Term((start, start + len(text.encode())), text, expr, many)
 
 
 COMPREHENSIONS = (ast.GeneratorExp, ast.ListComp, ast.SetComp)
@@ -100,24 +101,28 @@ def operands(expr: ast.expr) -> list[ast.expr]:
 
 
 def parts(term: Term) -> list[Term]:
-    """A term's own terms, looking through a part that is the only one (`tanh(a + b)`)."""
+    """A term's own terms, looking through a part that is the only one (`tanh(a + b)`),
+    and a call's comprehension argument to its element (`sum((w*x for ...), b)`: `w*x`
+    and `b`)."""
     if term.expr is None:
         return []
     found = operands(term.expr)
-    while len(found) == 1 and not isinstance(term.expr, COMPREHENSIONS):
-        # One part: look through it, but not through a comprehension's element (its
-        # evaluations are the parts: `sum(f(i) for i in ...)` is its f(i)s).
-        only = found[0]
-        found = operands(only)
-        if isinstance(only, COMPREHENSIONS):
-            break
+    if isinstance(term.expr, COMPREHENSIONS):
+        found = [term.expr]  # its part is its element
+    while len(found) == 1 and not isinstance(found[0], COMPREHENSIONS):
+        found = operands(found[0])  # one part: look through it
+    # A comprehension's element is evaluated once per item: its evaluations are the
+    # parts (`sum(f(i) for i in ...)` is its f(i)s).
+    elements = {id(e.elt) for e in found if isinstance(e, COMPREHENSIONS)}
+    found = [e.elt if isinstance(e, COMPREHENSIONS) else e for e in found]
     source = term.text.encode()
     out = []
     for expr in found:
         lo, hi = expr.col_offset, expr.end_col_offset
         if expr.end_lineno != 1 or hi is None:
             continue  # a term over several lines: its nodes stay beside the others
-        out.append(parse(source[lo:hi].decode(errors="replace"), term.span[0] + lo))
+        text = source[lo:hi].decode(errors="replace")
+        out.append(parse(text, term.span[0] + lo, id(expr) in elements))
     return out
 
 
@@ -150,10 +155,15 @@ def runs(nodes: list[int], spans: list[Span], terms: list[Term]) -> list[tuple[i
 
 
 def evaluations(
-    nodes: list[int], spans: list[Span], found: list[tuple[int, int] | None], whole: Term
+    nodes: list[int],
+    spans: list[Span],
+    found: list[tuple[int, int] | None],
+    whole: Term,
+    terms: list[Term],
 ) -> list[int]:
     """Each node's evaluation of the line's expression (`whole`): a new one begins where a
-    term to the left of (or at) the last one starts again, or after a node of the whole
+    term to the left of (or at) the last one starts again (but a comprehension's element,
+    evaluated once per item), or after a node of the whole
     expression (its last operation), unless that is a sum over a comprehension whose `+`
     nodes come between its element's evaluations."""
     ends = whole.expr is not None and not any(
@@ -163,7 +173,7 @@ def evaluations(
     k, right, last, done = 0, -1, None, False
     for i, run in zip(nodes, found, strict=True):
         if (done and spans[i] != whole.span) or (
-            run is not None and run != last and run[0] <= right
+            run is not None and run != last and run[0] <= right and not terms[run[0]].many
         ):
             k, right = k + 1, -1
         if run is not None:
@@ -215,31 +225,39 @@ def split(
                 out[i] = step
 
 
-def term_paths(graph: Graph, candidates: Iterable[int], most: int) -> dict[int, tuple[str, ...]]:
+def term_paths(
+    graph: Graph, candidates: Iterable[int], most: int, inside: bool = False
+) -> dict[int, tuple[str, ...]]:
     """Node index -> its groups by terms, for the candidates on lines where one run
     makes more than `most` nodes (the others, and nodes beside the terms, are left out).
+
+    With `inside`, by where in a function the cell defines each node was made
+    (`Node.body`), each call's lines apart from the other calls' (a function's line is
+    one run per call): the function's long lines open to terms as the cell's do.
     """
     nodes = graph.nodes
     spans: list[Span] = [(0, 0)] * len(nodes)
-    shown = [n.text for n in nodes]
-    by_line: dict[int, list[int]] = {}
-    texts: dict[int, dict[Span, str]] = {}
+    shown = [""] * len(nodes)
+    by_line: dict[tuple[tuple[str, ...], int], list[int]] = {}
+    texts: dict[tuple[tuple[str, ...], int], dict[Span, str]] = {}
     for i in candidates:
         n = nodes[i]
-        if n.line is None or n.end_line != n.line or n.col is None or n.end_col is None:
+        at: Node | Place | None = n.body if inside else n
+        if at is None or at.line is None or at.end_line != at.line or not at.text:
             continue
-        if not n.text:
+        if at.col is None or at.end_col is None:
             continue
-        spans[i] = (n.col, n.end_col)
-        by_line.setdefault(n.line, []).append(i)
-        texts.setdefault(n.line, {})[spans[i]] = n.text
+        spans[i], shown[i] = (at.col, at.end_col), at.text
+        line = (n.calls if inside else (), at.line)
+        by_line.setdefault(line, []).append(i)
+        texts.setdefault(line, {})[spans[i]] = at.text
     out: dict[int, tuple[str, ...]] = {}
     for line, members in by_line.items():
         if len(members) <= most:
             continue
         whole, terms = line_terms(texts[line])
         found = runs(members, spans, terms)
-        evaluation = evaluations(members, spans, found, whole)
+        evaluation = evaluations(members, spans, found, whole, terms)
         runs_of: dict[int, list[int]] = {}
         for i, k in zip(members, evaluation, strict=True):
             runs_of.setdefault(k, []).append(i)
@@ -254,9 +272,23 @@ def term_paths(graph: Graph, candidates: Iterable[int], most: int) -> dict[int, 
 
 def by_terms(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     """Each node's groups in a graph otherwise drawn whole: by terms on its long lines
-    (more than two thirds of `budget` nodes in one run), none elsewhere. The nodes of
-    numpy calls on arrays are left out (they are grouped as tensors past the budget)."""
+    (more than two thirds of `budget` nodes in one run), none elsewhere. A long line in
+    a function the cell defines makes its call a group, opening to the line's terms.
+    The nodes of numpy calls on arrays are left out (they are grouped as tensors past
+    the budget)."""
+    nodes = graph.nodes
     in_array = {n for op in graph.arrays for n in op.nodes}
-    candidates = (i for i, n in enumerate(graph.nodes) if n.id not in in_array)
-    found = term_paths(graph, candidates, max(2, budget * 2 // 3))
-    return [found.get(i, ()) for i in range(len(graph))]
+    candidates = [i for i, n in enumerate(nodes) if n.id not in in_array]
+    most = max(2, budget * 2 // 3)
+    found = term_paths(graph, candidates, most)
+    inner = term_paths(graph, (i for i in candidates if nodes[i].body), most, inside=True)
+    # The calls around a split line are groups (and the calls around them).
+    calls = {nodes[i].calls[:d] for i in inner for d in range(1, len(nodes[i].calls) + 1)}
+    out = []
+    for i, n in enumerate(nodes):
+        steps = found.get(i, ())
+        if calls and n.calls:
+            depth = next(d for d in range(len(n.calls), -1, -1) if d == 0 or n.calls[:d] in calls)
+            steps = (*steps, *n.calls[:depth], *inner.get(i, ()))
+        out.append(steps)
+    return out

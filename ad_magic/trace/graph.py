@@ -2,7 +2,8 @@
 
 `Graph.from_value(y)` turns the Value graph behind `y` into `Node` records
 with stable ids (`n0`, `n1`, ... in creation order). The `%%grad` tracer
-builds the same records with more in them: variable names, source positions,
+builds the same records with more in them: variable names, source positions
+(in the cell, and in the code of a function the cell defines: `Node.body`),
 the user-function calls that made each node and forward-mode tangents, and
 which nodes each numpy call on arrays of them made (`ArrayOp`).
 """
@@ -13,6 +14,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,6 +35,16 @@ def label_and_var(label: str, var: str) -> tuple[str, str]:
     return label or var, ""
 
 
+class Place(NamedTuple):
+    """Where in the cell some code is: line, columns [col, end_col) and its source text."""
+
+    line: int
+    end_line: int
+    col: int
+    end_col: int
+    text: str
+
+
 @dataclass(slots=True)
 class Node:
     """One node of a traced computation."""
@@ -51,6 +63,9 @@ class Node:
     end_col: int | None = None
     calls: tuple[str, ...] = ()  # user-function calls it was made in, outermost first
     text: str = ""  # the cell's source text at [line:col, end_line:end_col]
+    # Made inside a function the cell defines: where in its code (line..text above are
+    # then the call's in the cell, as for any function)
+    body: Place | None = None
     flagged: bool = False  # --check: the first node whose local rule disagrees with numerics
 
     @property

@@ -4,8 +4,10 @@ While a cell runs under `%%grad`, every new Value reports to a `Recorder`
 (and so does every comparison on one, `a < b` or `if a:`, and every `.data`
 read, see reads.py), which notes its
 creation order, the cell position of the code that made it (line and
-columns of the sub-expression, from Python 3.11's code positions) and the
-user-function calls it was made in (`MLP.__call__#0`, ...). Frames of
+columns of the sub-expression, from Python 3.11's code positions), the
+user-function calls it was made in (`MLP.__call__#0`, ...) and, for a node
+made inside a function the cell defines, its position in that function's
+code (which is in the cell too: `inner`). Frames of
 ad_magic, numpy, the standard library and IPython are passed over, so a node
 made by `np.dot` or `sum()` is pinned to the call in the cell. Numpy calls
 on arrays of traced values (`W @ x`, `np.tanh(h)`, see `engine.tensor`) are
@@ -30,7 +32,9 @@ from ad_magic.engine.value import Value
 from ad_magic.trace.reads import Read, read
 
 Position = tuple[int, int, int, int] | None  # line, end_line, col, end_col (cell-relative)
-Site = tuple[tuple[str, ...], CodeType, int] | None  # calls, cell code, instruction offset
+# calls, cell code and instruction offset, then the innermost user frame's code and offset
+# (the same for a node made by the cell's own code)
+Site = tuple[tuple[str, ...], CodeType, int, CodeType, int] | None
 
 
 class ArrayCall(NamedTuple):
@@ -74,6 +78,7 @@ class Recorder:
 
     def __init__(self, cell_codes: Iterable[CodeType]) -> None:
         self.cell_codes = frozenset(cell_codes)  # few: hashed once each
+        self.filename = next(iter(self.cell_codes)).co_filename if self.cell_codes else ""
         self.made: list[Any] = []  # in creation order
         # per object: (calls, cell code, instruction offset), or None if made outside the cell
         self.sites: list[Site] = []
@@ -163,7 +168,7 @@ class Recorder:
         if frame is None:  # made outside any user code
             return None
         calls, cell = self._frames.get(frame) or self._place(frame)
-        return (calls, cell.f_code, cell.f_lasti) if cell else None
+        return (calls, cell.f_code, cell.f_lasti, frame.f_code, frame.f_lasti) if cell else None
 
     def _place(self, frame: FrameType) -> tuple[tuple[str, ...], FrameType | None]:
         """The user-function calls from the cell down to frame, and the cell's frame."""
@@ -204,9 +209,20 @@ class Recorder:
 
     def where(self, site: Site) -> Position:
         """(line, end_line, col, end_col) in the cell of a site."""
+        return None if site is None else self._position(site[1], site[2])
+
+    def inner(self, site: Site) -> Position:
+        """(line, end_line, col, end_col) in the cell of a site inside a function the cell
+        defines (its def is in the cell, so are its code positions); None for one made by
+        the cell's own code (`where` has it) or by a function defined elsewhere."""
         if site is None:
             return None
-        _, code, lasti = site
+        code = site[3]
+        if code is site[1] or code.co_filename != self.filename or code in self.cell_codes:
+            return None
+        return self._position(code, site[4])
+
+    def _position(self, code: CodeType, lasti: int) -> Position:
         table = self._code_positions.get(id(code))
         if table is None:
             table = self._code_positions[id(code)] = [

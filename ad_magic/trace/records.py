@@ -1,8 +1,9 @@
 """Records of a traced run: the graph's Node records and every node's gradient.
 
-`build_graph` turns what a run made (recorded Values, their names and sites)
-into a `Graph`: nodes made before the cell first, then the cell's own in
-creation order. `backward_into` fills in each record's exact adjoint without
+`build_graph` turns what a run made (recorded Values, their names and sites:
+in the cell, and in the code of the functions the cell defines) into a
+`Graph`: nodes made before the cell first, then the cell's own in creation
+order. `backward_into` fills in each record's exact adjoint without
 leaving side effects on nodes made before the cell; `graph_of_value` does the
 same for a Value built outside the magic (`%grad NAME`).
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 from ad_magic.engine.value import Value, propagate, topological
 from ad_magic.trace.forward import forward_over_graph
-from ad_magic.trace.graph import ArrayOp, Graph, Node, label_and_var, parents_first
+from ad_magic.trace.graph import ArrayOp, Graph, Node, Place, label_and_var, parents_first
 from ad_magic.trace.inputs import Bindings
 from ad_magic.trace.recorder import Recorder
 from ad_magic.trace.result import GradResult
@@ -61,6 +62,7 @@ def build_graph(
     nodes = [record(v) for v in older]
     # (id of the code, offset) -> position, text. (Hashing a code object hashes its bytes.)
     where: dict[tuple[int, int], tuple[Any, str]] = {}
+    inner: dict[tuple[int, int], Place | None] = {}  # the same in a function's code
     sites = recorder.sites
     for k in made_at:
         node = record(made[k])
@@ -74,6 +76,12 @@ def build_graph(
             pos, node.text = where[key]
             if pos is not None:
                 node.line, node.end_line, node.col, node.end_col = pos
+            if site[3] is not site[1]:  # made inside a function: where in it
+                key = (id(site[3]), site[4])
+                if key not in inner:
+                    pos = recorder.inner(site)
+                    inner[key] = Place(*pos, source_text(lines, pos)) if pos else None
+                node.body = inner[key]
         nodes.append(node)
     out_ids = [ids[id(v)] for _, v in outs]
     graph = Graph(nodes, output=out_ids[0], outputs=out_ids if len(outs) > 1 else [])

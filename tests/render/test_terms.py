@@ -4,6 +4,7 @@ group labelled by its source text, while small cells draw whole as before."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -209,3 +210,123 @@ def test_source_text_and_terms_on_a_line_with_non_ascii_names(shell: Any) -> Non
     assert {"αβ*x", "sin(αβ*x)", "exp(αβ/3)", "x*x + αβ*αβ"} <= texts
     labels = [g.label for g in View(graph).groups.values()]
     assert {"exp(αβ/3)*cos(x-αβ)", "sqrt(x + αβ) / (1 + exp(-x*αβ))"} <= set(labels)
+
+
+# The formula of FORMULA in a function the cell defines, its arguments named otherwise.
+def renamed(text: str) -> str:
+    return re.sub(r"\bx\b", "a", re.sub(r"\by\b", "b", text))
+
+
+FUNCTION = "def f(a, b):\n    return " + renamed(FORMULA.split(" = ", 1)[1])
+FUNCTION_TERMS = [renamed(t) for t in FORMULA_TERMS]
+
+
+def test_a_long_line_in_a_function_the_cell_defines_opens_to_its_terms(shell: Any) -> None:
+    graph = traced(shell, f"%%grad x=0.5 y=1.5\n{FUNCTION}\nz = f(x, y)")
+    inside = [n for n in graph if n.calls]
+    assert len(inside) == len(graph) - 2 == 46 and all(
+        n.line == 3 and n.text == "f(x, y)" for n in inside
+    )
+    # Each node knows where in f's code (in the cell) it was made, as a cell line's do.
+    assert all(n.body is not None and n.body.line == 2 for n in inside)
+    texts = {n.body.text for n in inside if n.body is not None}
+    assert {"a*b", "sin(a*b)", "exp(a/b)*cos(b-a)", "abs(b - 2)"} <= texts
+    view = View(graph)
+    (call,) = [view.groups[u] for u in view.units() if u in view.groups]
+    assert call.label == "f#0" and call.size == 45  # all but the output, drawn apart
+    view.expand(call.id)
+    assert [x for x in drawn(view) if x in FUNCTION_TERMS] == FUNCTION_TERMS
+    assert sorted(n for u in view.units() for n in members(view, u)) == sorted(n.id for n in graph)
+    view.collapse(call.id)
+    assert drawn(view) == ["n0", "n1", "f#0", graph.output]
+
+
+def test_each_call_opens_to_its_own_lines_and_terms(shell: Any) -> None:
+    inner = FORMULA.split(" = ", 1)[1]
+    cell = (
+        "%%grad x=0.5 y=1.5\n"
+        f"def g(x, y):\n    u = {inner}\n    v = x*y + sin(x) * exp(y)\n    return u * v\n"
+        "z = sum(g(x, y*k) for k in range(1, 5))"
+    )
+    graph = traced(shell, cell)
+    assert len(graph) > 150  # grouped: by call, then by line in the call, then by term
+    view = View(graph)
+    calls = [g for g in view.groups.values() if g.title.startswith("g#")]
+    assert len(calls) == 4
+    for call in calls:
+        lines = [c.label for c in call.children]
+        assert lines == ["line 2", "line 3", "line 4"]  # its own lines, in the cell
+        long, short, last = call.children
+        assert long.size == 46 and short.size == 5 and last.trivial  # u*v: drawn as itself
+        view.expand(call.id)
+        view.expand(long.id)
+        assert [x for x in drawn(view) if x in FORMULA_TERMS] == FORMULA_TERMS
+        view.collapse(call.id)
+    # In the cell, every node of the calls is placed at its call on line 5, as before.
+    assert {(n.line, n.text) for n in graph if n.calls} == {(5, "g(x, y*k)")}
+
+
+def test_a_method_sums_its_inputs_term_by_term(shell: Any) -> None:
+    """micrograd's Neuron, defined in the cell: its long line opens to its products."""
+    cell = (
+        "%%grad x=0.5\n"
+        "class Neuron:\n"
+        "    def __init__(self, nin):\n"
+        "        self.w = [Value(0.1 * (i % 7) - 0.3) for i in range(nin)]\n"
+        "        self.b = Value(0.2)\n"
+        "    def __call__(self, x):\n"
+        "        act = sum((wi*xi for wi, xi in zip(self.w, x)), self.b)\n"
+        "        return act.tanh()\n"
+        "n = Neuron(30)\n"
+        "out = n([x * k for k in range(30)])"
+    )
+    run(shell, "from ad_magic import Value")
+    graph = traced(shell, cell)
+    view = View(graph)
+    (call,) = [g for g in view.groups.values() if g.title.startswith("Neuron.__call__")]
+    products = [g for g in view.groups.values() if g.label == "wi*xi"]
+    assert len(products) == 30 and all(g.term and g.size == 1 for g in products)
+    assert all(view.chains[graph.position[g.nodes[0]]][0] is call for g in products)
+    # The sum's own + nodes are made at the whole call in that line.
+    adds = [n for n in graph if n.body is not None and n.op.name == "add"]
+    assert len(adds) == 30 and {n.body.text for n in adds} == {  # type: ignore[union-attr]
+        "sum((wi*xi for wi, xi in zip(self.w, x)), self.b)"
+    }
+    # d out/d x = (1 - out**2) * sum_k w_k * k
+    w = [0.1 * (i % 7) - 0.3 for i in range(30)]
+    out = math.tanh(0.2 + sum(wk * 0.5 * k for k, wk in enumerate(w)))
+    x = next(n for n in graph if n.name == "x")
+    assert graph[graph.output].value == pytest.approx(out, rel=1e-12)
+    assert x.grad == pytest.approx((1 - out**2) * sum(wk * k for k, wk in enumerate(w)))
+
+
+def test_a_function_defined_before_the_cell_keeps_its_call_as_its_place(shell: Any) -> None:
+    run(shell, FUNCTION)
+    graph = traced(shell, "%%grad x=0.5 y=1.5\nz = f(x, y)")
+    assert all(n.body is None for n in graph)
+    view = View(graph)
+    assert not view.grouped  # 48 nodes, no term of the cell's line holds them
+
+
+def test_a_function_with_non_ascii_names_opens_to_its_terms(shell: Any) -> None:
+    """Code positions count UTF-8 bytes: `é`, `α` and `β` are two each."""
+    cell = (
+        "%%grad x=0.5 y=1.5\n"
+        "def größe(α, β):\n"
+        "    return sin(α*β) + exp(α/β)*cos(β-α) + tanh(α*α + β*β) * log(1 + α*β)"
+        " + sqrt(α + β) / (1 + exp(-α*β)) + (α - β)**2 * sigmoid(α + β)\n"
+        "z = größe(x, y)"
+    )
+    graph = traced(shell, cell)
+    assert {"α*β", "sin(α*β)", "α*α + β*β"} <= {n.body.text for n in graph if n.body}
+    view = View(graph)
+    (call,) = view.root.children
+    assert call.label == "größe#0"
+    view.expand(call.id)
+    assert {
+        "exp(α/β)*cos(β-α)",
+        "sqrt(α + β) / (1 + exp(-α*β))",
+        "(α - β)**2 * sigmoid(α + β)",
+    } <= set(drawn(view))
+    (α,) = [n for n in graph if n.name == "x"]
+    assert graph[graph.output].tangents["x"] == pytest.approx(α.grad, rel=1e-12)

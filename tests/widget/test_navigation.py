@@ -164,3 +164,21 @@ def test_a_40_node_cell_that_does_not_fit_is_grouped_by_line(shell: Any) -> None
     units = w.view.units()
     w.set_width(588, 618)
     assert w.view.units() == units
+
+
+def test_a_function_of_the_cell_opens_to_the_terms_of_its_long_line(shell: Any) -> None:
+    inner = FORMULA.split(" = ", 1)[1]
+    run(shell, f"%%grad x=0.5 y=1.5\ndef f(x, y):\n    return {inner}\nz = f(x, y)")
+    w = GradWidget(shell.user_ns["_grad"])
+    (call,) = w.view.root.children
+    assert call.id in w.svg and call.label == "f#0" and w.expanded == []
+    top = w.counts["reverse"]
+    w.toggle(call.id)
+    assert w.trail[-1] == {"id": call.id, "title": "f#0"}
+    assert call.id in [g["id"] for g in w.expanded]  # with its close control
+    svg = w.svg.replace("&#45;", "-")
+    for term in ("sin(x*y)", "exp(x/y)*cos(y-x)", "(x - y)**2 * sigmoid(x + y)", "abs(y - 2)"):
+        assert f">{term}<" in svg
+    assert top < w.counts["reverse"] == len(w.result.steps("reverse", level=w.view.level()))
+    term = next(g for g in w.view.groups.values() if g.label == "tanh(x*x + y*y) * log(1 + x*y)")
+    assert w.find("tanh(x*x + y*y) * log(1 + x*y)") == term.id  # found by its source text
