@@ -294,7 +294,7 @@ class GradMagics(Magics):
                 result.node_checks = check_nodes(result.graph, self.check_step, self.check_tol)
             else:
                 result.student_check = check_student(result.graph)
-                result.notes += student_notes(result.student_check)
+                result.notes += student_notes(result.student_check, result.graph)
         self._shell.user_ns["_grad"] = result
         return result.as_text() if (args.text or self.text) else result
 

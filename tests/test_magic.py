@@ -267,6 +267,33 @@ def test_text_shows_control_characters_in_labels_as_escapes(ip):
     assert ip.user_ns["_grad"].grads == {"nul\x00x": 2.0}  # the name itself is kept
 
 
+def test_text_shows_long_names_whole_or_elided_in_a_readable_column(ip):
+    cell = (
+        "speed_of_the_cart = x * 3\n"  # 17 characters: shown whole
+        "value_of_the_whole_formula_at_step_12 = speed_of_the_cart + x\n"
+        "value_of_the_whole_formula_at_step_13 = value_of_the_whole_formula_at_step_12 * x"
+    )
+    out = run(ip, f"%%grad x=1.5 --text\n{cell}")
+    rows = out.result.split("nodes:\n")[1].splitlines()
+    by_id = {row.split()[0]: row for row in rows}
+    graph = ip.user_ns["_grad"].graph
+    speed = next(n.id for n in graph if n.name == "speed_of_the_cart")
+    step_12 = next(n.id for n in graph if n.name.endswith("step_12"))
+    assert " speed_of_the_cart " in by_id[speed]
+    # Past 24 characters, the start and the end around an ellipsis: the steps stay apart.
+    assert " value_of_the_wh…_step_13 mul " in by_id[graph.output]
+    assert " value_of_the_wh…_step_12 add " in by_id[step_12]
+    # Every row's op column starts at the same place, after a 24-character name column.
+    starts = {row.index(" " + graph[row.split()[0]].op.name + " ", 8) for row in rows}
+    assert starts == {2 + 5 + 1 + 24}
+    # --check's table of local rules likewise.
+    out = run(ip, f"%%grad x=1.5 --check --text\n{cell}")
+    rules = out.result.split("local rules")[1].split("nodes:")[0].splitlines()[1:-1]
+    names = ["speed_of_the_cart", *["value_of_the_wh…_step_12"] * 2]
+    assert [row.split()[1] for row in rules] == names + ["value_of_the_wh…_step_13"] * 2
+    assert {row.index(" d(") for row in rules} == {2 + 5 + 1 + 24}
+
+
 def test_randomness_is_drawn_once_and_both_modes_agree_on_it(ip):
     run(ip, "%%grad x=1.0 --check\nimport random\nr = random.random()\ny = x * r")
     g = ip.user_ns["_grad"]

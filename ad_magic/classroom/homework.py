@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ad_magic.classroom import expect
 from ad_magic.classroom.localcheck import check_nodes
 from ad_magic.engine.check import GradCheck
+from ad_magic.trace.graph import elide, name_column
 from ad_magic.trace.result import GradResult, Shown, hooks
 
 HIDDEN = "?"
@@ -60,11 +61,12 @@ def check_lines(result: GradResult) -> list[str]:
         graph = result.graph
         lines.append("local rules (each node's partial vs central differences of its row):")
         width = max(len(c.rule) for c in result.node_checks)
+        names = name_column(graph[c.node].title for c in result.node_checks)
         for c in result.node_checks:
-            node = graph[c.node]
+            title = elide(graph[c.node].title, names)
             status = mark(c.ok) if c.status != "skip" else "skip (no derivative here)"
             lines.append(
-                f"  {c.node:>5} {node.title:<16.16} {c.rule:<{width}} "
+                f"  {c.node:>5} {title:<{names}} {c.rule:<{width}} "
                 f"rule={c.ad:<11.6g} numeric={c.numeric:<11.6g} {status}"
             )
         flagged = result.flagged

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from ad_magic.engine.ops import fill
 from ad_magic.trace.foreign import is_unknown
-from ad_magic.trace.graph import Graph, Node
+from ad_magic.trace.graph import Graph, Node, elide, name_column
 from ad_magic.trace.result import GradResult, hooks
 from ad_magic.trace.steps import factor
 
@@ -329,29 +329,60 @@ def _hint(graph: Graph, user: Node, i: int, d: float, tol: float) -> str | None:
     return None
 
 
-def student_notes(check: StudentCheck) -> list[str]:
-    """The check's outcome as notes, which every display shows (widget, HTML, text)."""
+def student_notes(check: StudentCheck, graph: Graph) -> list[str]:
+    """The check's outcome as notes, which every display shows (widget, HTML, text): how
+    many gradients are right, the first wrong one (yours beside the chain rule's) and the
+    likely mistake."""
     right = len(check.rows) - len(check.wrong)
     notes = [f"your gradients against the chain rule: {right} of {len(check.rows)} right"]
+    row = first_wrong(check)
+    if row is not None:
+        out = graph[graph.output].title
+        notes.append(
+            f"first wrong gradient, d{out}/d{who(graph[row.node])}: yours {fmt(row.yours)}, "
+            f"chain rule {compared(row)}"
+        )
     if check.diagnosis:
         notes.append(f"likely mistake: {check.diagnosis}")
     return notes
 
 
+def first_wrong(check: StudentCheck) -> StudentGrad | None:
+    """The first wrong gradient from the output (rows are in creation order)."""
+    return check.wrong[-1] if check.wrong else None
+
+
+def compared(row: StudentGrad) -> str:
+    """`0.5, difference +0.5 (yours - chain rule)`: the chain rule's gradient, and yours
+    minus it."""
+    if row.right is None:
+        return "? (an op without a rule stands between it and the output)"
+    return f"{fmt(row.right)}, difference {signed(row.yours - row.right)} (yours - chain rule)"
+
+
+def signed(x: float) -> str:
+    """A difference as the messages show it: +0.5, -1.5, +1.0."""
+    return ("+" if x >= 0 else "") + fmt(x)
+
+
 def student_lines(result: GradResult) -> list[str]:
-    """The text summary's table of the wrong and unchecked gradients."""
+    """The text summary's table of the wrong and unchecked gradients: yours, the chain
+    rule's and the difference."""
     check = result.student_check
     if check is None:
         return []
     graph = result.graph
+    rows = [row for row in check.rows if not row.ok or row.right is None]
+    width = name_column(graph[row.node].title for row in rows)
     lines = []
-    for row in check.rows:
-        if not row.ok or row.right is None:
-            right = "?" if row.right is None else fmt(row.right)
-            lines.append(
-                f"  {row.node:>5} {graph[row.node].title:<16.16} yours={fmt(row.yours):<10} "
-                f"chain rule={right:<10} {row.status}"
-            )
+    for row in rows:
+        right = "?" if row.right is None else fmt(row.right)
+        diff = "" if row.right is None else signed(row.yours - row.right)
+        lines.append(
+            f"  {row.node:>5} {elide(graph[row.node].title, width):<{width}} "
+            f"yours={fmt(row.yours):<10} chain rule={right:<10} difference={diff:<10} "
+            f"{row.status}"
+        )
     return ["your gradients against the chain rule, where they differ:", *lines] if lines else []
 
 

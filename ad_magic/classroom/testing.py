@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ad_magic.classroom.localcheck import check_nodes
-from ad_magic.classroom.studentcheck import check_student, fmt, who
+from ad_magic.classroom.studentcheck import check_student, compared, first_wrong, fmt, who
 from ad_magic.engine.value import Value
 from ad_magic.trace.foreign import foreign_graph, is_foreign
 from ad_magic.trace.graph import Graph
@@ -118,14 +118,12 @@ def assert_student_grads(root: Any, tol: float = 1e-6) -> None:
     check = check_student(graph, tol)
     if check.ok:
         return
-    rows = {r.node: r for r in check.wrong}
-    first = next((graph[n.id] for n in reversed(graph.nodes) if n.id in rows), None)
-    if first is None:
+    row = first_wrong(check)
+    if row is None:
         raise AssertionError(f"wrong value: {check.diagnosis}")
-    row = rows[first.id]
     text = (
-        f"wrong gradient at {who(first)}: yours is {fmt(row.yours)}, the chain rule gives "
-        f"{fmt(row.right or 0.0)} ({len(rows)} of {len(check.rows)} gradients wrong)"
+        f"wrong gradient at {who(graph[row.node])}: yours is {fmt(row.yours)}, the chain rule "
+        f"gives {compared(row)} ({len(check.wrong)} of {len(check.rows)} gradients wrong)"
     )
     if check.diagnosis:
         text += f"\nlikely mistake: {check.diagnosis}"

@@ -36,7 +36,7 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ad_magic.trace.graph import Graph, Node, Place
+from ad_magic.trace.graph import Graph, Node, Place, elide
 
 TERM = "\x1e"  # in a path: `text TERM k`, k keeping groups of one text apart
 LONGEST = 32  # characters of a term's source text shown in its title
@@ -60,11 +60,7 @@ class Term:
 def elided(text: str) -> str:
     """A term's text as a title: one line, at most `LONGEST` characters, its start and
     end kept (`sin(x*y) + exp(x/y)…+ abs(y - 2)`)."""
-    text = " ".join(text.split()).replace(" … ", " ... ")  # ` … ` marks a block's range
-    if len(text) <= LONGEST:
-        return text
-    tail = LONGEST // 3
-    return text[: LONGEST - tail - 1].rstrip() + "…" + text[-tail:].lstrip()
+    return elide(" ".join(text.split()).replace(" … ", " ... "), LONGEST)  # ` … `: a block
 
 
 def parse(text: str, start: int, many: bool = False) -> Term:

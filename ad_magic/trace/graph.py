@@ -11,7 +11,7 @@ which nodes each numpy call on arrays of them made (`ArrayOp`).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -25,6 +25,21 @@ from ad_magic.engine.value import Value, topological
 def printable(text: str) -> str:
     """Control characters as their Python escapes (\\n, \\x00): shown, and valid in XML."""
     return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
+
+
+def elide(text: str, width: int) -> str:
+    """text in at most `width` characters: whole, or its start and its end around `…`
+    (`value_of_the_w…formula`), so that an index at the end (`w[12]`) stays readable."""
+    if len(text) <= width:
+        return text
+    tail = width // 3
+    return text[: width - tail - 1].rstrip() + "…" + text[-tail:].lstrip()
+
+
+def name_column(titles: Iterable[str], least: int = 16, most: int = 24) -> int:
+    """The width of a text table's name column: its longest name, within [least, most]
+    (longer names are elided to it, see `elide`)."""
+    return min(most, max([least, *map(len, titles)]))
 
 
 def label_and_var(label: str, var: str) -> tuple[str, str]:

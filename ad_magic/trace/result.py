@@ -17,7 +17,7 @@ import numpy as np
 
 from ad_magic.engine.check import GradCheck, GradEntry
 from ad_magic.trace.cost import Cost, count, measure
-from ad_magic.trace.graph import Graph, Node, printable
+from ad_magic.trace.graph import Graph, Node, elide, name_column, printable
 from ad_magic.trace.jacobian import Jacobian, Tape
 from ad_magic.trace.naming import MOST, SHOWN, few
 from ad_magic.trace.program import Program
@@ -379,12 +379,14 @@ class GradResult:
             lines += self.second.lines()
         lines.append(f"{len(self.graph)} nodes:")
         flag = "first wrong gradient" if self.student_check else "first rule that disagrees"
-        for node in self.graph:
+        titles = [printable(node.title) for node in self.graph]
+        width = name_column(titles)
+        for node, title in zip(self.graph, titles, strict=True):
             where = f"line {node.line}" if node.line else ""
             value, grad = hide.value(node.name, num(node.value)), hide.grad(num(node.grad))
             grad = "" if self.vector else f"grad={grad:<10} "  # J above has them all
             lines.append(
-                f"  {node.id:>5} {printable(node.title):<16.16} {node.op.name:<8} "
+                f"  {node.id:>5} {elide(title, width):<{width}} {node.op.name:<8} "
                 f"value={value:<10} {grad}{where}" + (f"  <- {flag}" if node.flagged else "")
             )
         return "\n".join(lines)

@@ -9,7 +9,9 @@ from IPython.core.error import UsageError
 from lecture import NEURON, lecture_value
 from support import run
 
+from ad_magic.classroom.studentcheck import fmt
 from ad_magic.testing import assert_student_grads
+from ad_magic.widget.widget import GradWidget
 
 TANH = NEURON + "o = n.tanh(); o.label = 'o'\no.backward()\n"
 EXP_TANH = NEURON + "e = (2*n).exp()\no = (e - 1) / (e + 1)\no.label = 'o'\no.backward()\n"
@@ -75,6 +77,39 @@ def test_each_classic_bug_is_named(ip, bug, cell, words, blamed):
     with pytest.raises(AssertionError, match="wrong gradient at") as err:
         assert_student_grads(ip.user_ns["o"])
     assert "likely mistake: " in str(err.value) and words[-1] in str(err.value)
+
+
+def test_the_first_wrong_gradient_shows_yours_beside_the_chain_rule(ip):
+    """Yours, the chain rule's and the difference: in the notes (widget, HTML, text), in the
+    text table of every wrong gradient, and in assert_student_grads' message."""
+    g = student(ip, "tanh", TANH)
+    o, n = ip.user_ns["o"], ip.user_ns["n"]
+    right = (1 - o.data**2) * o.grad  # through tanh, by hand
+    yours = n.grad
+    assert yours != pytest.approx(right)
+    line = (
+        f"first wrong gradient, do/dn (n8): yours {fmt(yours)}, chain rule {fmt(right)}, "
+        f"difference +{fmt(yours - right)} (yours - chain rule)"
+    )
+    assert line in g.notes
+    assert line in GradWidget(g).notes  # the widget shows the notes
+    text = g.summary()
+    assert "  note: " + line in text
+    table = text.split("where they differ:\n")[1].split("\n10 nodes:")[0].splitlines()
+    assert len(table) == len(g.student_check.wrong) == 8
+    for row in table:  # yours=... chain rule=... difference=... WRONG, each its own column
+        found = re.search(r"yours=(\S+) +chain rule=(\S+) +difference=(\S+) +WRONG$", row)
+        assert found is not None, row
+        mine, rule, diff = map(float, found.groups())
+        assert diff == pytest.approx(mine - rule, abs=1e-4)
+    assert len({row.index("yours=") for row in table}) == 1
+    with pytest.raises(AssertionError, match=r"gives 0\.5, difference \+0\.5 \(yours - chain"):
+        assert_student_grads(o)
+    # Right gradients (a correct class, a wrong value alone): no such line.
+    assert not any("first wrong gradient" in x for x in student(ip, None, TANH).notes)
+    run(ip, "a = Value(2.0, label='a')\nb = a * 3.0; b.label = 'b'\nb.backward()\nb.data = 7.0")
+    ip.run_line_magic("grad", "b --check")
+    assert not any("first wrong gradient" in x for x in ip.user_ns["_grad"].notes)
 
 
 def test_backward_twice(ip):
