@@ -172,7 +172,9 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
             if len(keep) > width // 2:
                 keep = set()
             rest = [k for k in keys if k not in keep]
-            names = [k if isinstance(k, str) else nodes[k].id for k in rest]
+            # A block is named by its first and last item: a call or line by its name, a
+            # node or a term (`wi*xi`, repeated) by its first node's id.
+            names = [nodes[items[k][0]].id if isinstance(k, int) or TERM in k else k for k in rest]
             for key, block in zip(rest, blocks(names, max(2, width - len(keep))), strict=True):
                 for i in items[key]:
                     out[i] = out[i][:depth] + block + out[i][depth:]

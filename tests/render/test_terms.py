@@ -287,6 +287,9 @@ def test_a_method_sums_its_inputs_term_by_term(shell: Any) -> None:
     products = [g for g in view.groups.values() if g.label == "wi*xi"]
     assert len(products) == 30 and all(g.term and g.size == 1 for g in products)
     assert all(view.chains[graph.position[g.nodes[0]]][0] is call for g in products)
+    # 60 side by side: in blocks, each named by its first and last node (`n92 … n111`).
+    blocks = [g for g in view.groups.values() if " … " in g.title and g.title.startswith("n9")]
+    assert blocks and all(re.fullmatch(r"n\d+ … n\d+", g.title) for g in blocks)
     # The sum's own + nodes are made at the whole call in that line.
     adds = [n for n in graph if n.body is not None and n.op.name == "add"]
     assert len(adds) == 30 and {n.body.text for n in adds} == {  # type: ignore[union-attr]
