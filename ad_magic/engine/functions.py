@@ -81,8 +81,8 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
             # (the other side as a Python float, so numpy does not call back).
             sides = (a if isinstance(a, Scalar) else to_float(a, ufunc.__name__) for a in inputs)
             return _COMPARISONS[ufunc](*sides)
-        if ufunc is np.positive and len(inputs) == 1:
-            return inputs[0]
+        if ufunc in (np.positive, np.conjugate) and len(inputs) == 1:
+            return inputs[0]  # +v, and a real number's conjugate: the number itself
     rows = ", ".join(f"np.{u.__name__}" for u in BY_UFUNC)
     raise TypeError(
         f"numpy's {ufunc.__name__} (method {method!r}) has no derivative rule in ad_magic; "

@@ -114,6 +114,11 @@ class Scalar:
     def __pos__(self) -> Scalar:
         return self
 
+    def conjugate(self) -> Scalar:
+        """The number itself: a real number is its own complex conjugate. numpy's var
+        and std call it on each element of an object array (`h.var()`, `np.std(h)`)."""
+        return self
+
     # numpy's dispatch (__array_ufunc__) is attached by functions.py, beside the
     # free functions it routes to.
 

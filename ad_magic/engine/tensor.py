@@ -27,9 +27,10 @@ on_call: Callable[[str, list[Shape], Callable[[], Any]], Any] | None = None
 
 _REDUCTIONS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
 _ACCUMULATIONS = {"add": "cumsum", "multiply": "cumprod"}
-# Methods numpy runs as several calls (h.mean() sums, then divides) or none it tells
-# (W.dot(x)): each reported as the one call it is.
-_METHODS = ("mean", "dot", "cumsum", "cumprod")
+# Methods numpy runs as several calls (h.mean() sums, then divides; h.var() also
+# subtracts, conjugates and multiplies) or none it tells (W.dot(x)): each reported as
+# the one call it is.
+_METHODS = ("mean", "var", "std", "dot", "cumsum", "cumprod")
 
 
 def shape_of(x: Any) -> Shape:

@@ -120,6 +120,44 @@ def test_free_function_refuses_mixed_modes():
         ad_magic.maximum(Value(1.0), Dual(1.0))
 
 
+def test_a_real_number_is_its_own_conjugate():
+    v, d = Value(-1.5), Dual(2.0, 3.0)
+    assert v.conjugate() is v and d.conjugate() is d
+    assert np.conjugate(v) is v and np.conj(d) is d  # numpy's ufunc asks for the method
+
+
+X0 = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+SPREADS = {  # numpy's var and std on an object array, method and function alike
+    "h.var()": lambda h: h.var(),
+    "h.std()": lambda h: h.std(),
+    "np.var(h, ddof=1)": lambda h: np.var(h, ddof=1),
+    "np.std(h)": lambda h: np.std(h),
+    "h.var(axis=0)": lambda h: (h.var(axis=0) * np.array([1.0, 2.0, 3.0])).sum(),
+    "np.std(h, axis=1)": lambda h: np.sum(np.std(h, axis=1, keepdims=True) * 2.0),
+}
+
+
+@pytest.mark.parametrize("name", list(SPREADS))
+def test_var_and_std_of_object_arrays_match_numpy_and_finite_differences(name):
+    f = SPREADS[name]
+    leaves = np.vectorize(Value, otypes=[object])(X0)
+    y = f(leaves)
+    assert isinstance(y, Value) and y.data == pytest.approx(float(f(X0)), rel=1e-14)
+    y.backward()
+    grads = np.vectorize(lambda v: v.grad, otypes=[float])(leaves)
+    h = 1e-6
+    for i in np.ndindex(X0.shape):
+        up, down = X0.copy(), X0.copy()
+        up[i] += h
+        down[i] -= h
+        assert grads[i] == pytest.approx((f(up) - f(down)) / (2 * h), rel=1e-6, abs=1e-9)
+        # Forward mode, seeded at this element, gives the same derivative.
+        duals = np.vectorize(Dual, otypes=[object])(X0)
+        duals[i] = Dual(X0[i], 1.0)
+        out = f(duals)
+        assert isinstance(out, Dual) and out.deriv == pytest.approx(grads[i], rel=1e-12)
+
+
 # Tensors: object arrays whose numpy calls a trace can see (engine.tensor)
 
 
@@ -197,8 +235,9 @@ def test_tensor_methods_report_as_the_one_call_they_are(heard):
     d = W.dot(x)  # ndarray.dot runs in C and calls no ufunc: told as `dot`
     c = x.cumsum()
     t = (W.T @ W).sum()
-    assert isinstance(m, Value) and isinstance(t, Value)
-    assert type(d).__name__ == type(c).__name__ == "Tensor"
+    v, sd = x.var(), W.std(axis=0)  # numpy's var subtracts, conjugates, multiplies, sums
+    assert isinstance(m, Value) and isinstance(t, Value) and isinstance(v, Value)
+    assert type(d).__name__ == type(c).__name__ == type(sd).__name__ == "Tensor"
     assert heard == [
         ("matmul", [(2, 3), (3,)], (2,)),
         ("mean", [(2,)], ()),
@@ -206,7 +245,10 @@ def test_tensor_methods_report_as_the_one_call_they_are(heard):
         ("cumsum", [(3,)], (3,)),
         ("matmul", [(3, 2), (2, 3)], (3, 3)),  # .T is a view, no call: its shape shows
         ("sum", [(3, 3)], ()),
+        ("var", [(3,)], ()),
+        ("std", [(2, 3)], (3,)),
     ]
+    assert v.data == pytest.approx(np.var([1.0, 2.0, 3.0]), rel=1e-15)
     # The same numbers and gradients as on plain object arrays.
     plain_W, plain_x = W.view(np.ndarray), x.view(np.ndarray)
     assert m.data == pytest.approx((plain_W @ plain_x).mean().data, rel=1e-15)

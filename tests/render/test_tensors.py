@@ -406,3 +406,34 @@ def test_reductions_and_methods_are_labelled_by_what_the_cell_called(shell: Any)
         "dot (2×2)·(2,) → (2,)",
     ]
     assert result.check().ok()
+
+
+def test_var_and_std_are_recorded_as_one_call_each(shell: Any) -> None:
+    cell = (
+        "h = np.tanh(W @ x)\n"
+        "y = h.var() + np.std(h) * 2 + np.var(np.array([x[0], x[1] * h[0]]), ddof=1)"
+    )
+    W0, x0 = np.array([[0.5, -1.0], [1.5, 0.25], [-0.3, 0.8]]), np.array([1.0, 2.0])
+    result = traced(shell, "W=np.array([[0.5,-1.0],[1.5,0.25],[-0.3,0.8]]) x=[1.0,2.0]", cell)
+    assert [op.label for op in result.graph.arrays if op.shapes] == [
+        "matmul (3×2)·(2,) → (3,)",
+        "tanh (3,)",
+        "var (3,) → ()",  # numpy's subtractions, conjugates and sums inside are var's own
+        "std (3,) → ()",
+        "var (2,) → ()",
+    ]
+
+    def plain(W: np.ndarray, x: np.ndarray) -> float:
+        h = np.tanh(W @ x)
+        return float(h.var() + np.std(h) * 2 + np.var(np.array([x[0], x[1] * h[0]]), ddof=1))
+
+    assert result.value == pytest.approx(plain(W0, x0), rel=1e-12)
+    np.testing.assert_allclose(
+        result.grads["W"], central_differences(lambda W: plain(W, x0), W0), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        result.grads["x"], central_differences(lambda x: plain(W0, x), x0), rtol=1e-6
+    )
+    output = result.graph[result.graph.output]
+    assert output.tangents["x[1]"] == pytest.approx(result.grads["x"][1], rel=1e-12)
+    assert result.check().ok()
