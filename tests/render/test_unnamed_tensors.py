@@ -186,3 +186,28 @@ def test_a_function_the_cell_defines_works_after_it_and_grad_cells_nest(shell: A
     ]
     assert outer.grads == {"x": 8.0} and shell.user_ns["w"].grad == 4.0
     assert "__ad_magic_seen__" not in shell.user_ns
+
+
+def test_a_bare_cell_s_unnamed_arrays_are_tensors(shell: Any) -> None:
+    shell.reset(new_session=False)
+    run(shell, "import numpy as np\nfrom ad_magic import Value")
+    cell = (
+        "a = Value(0.5, label='a')\n"
+        "b = Value(-1.0, label='b')\n"
+        "y = np.sum(np.tanh(np.array([a, b]) * 2)) + np.array([a, b]).var()"
+    )
+    run(shell, f"%%grad\n{cell}")
+    result = shell.user_ns["_grad"]
+    assert [op.label for op in result.graph.arrays if op.shapes] == [
+        "multiply (2,), () → (2,)",
+        "tanh (2,)",
+        "sum (2,) → ()",
+        "var (2,) → ()",
+    ]
+
+    def plain(a: float, b: float) -> float:
+        return float(np.sum(np.tanh(np.array([a, b]) * 2)) + np.array([a, b]).var())
+
+    expected = central(plain, {"a": 0.5, "b": -1.0})
+    assert result.grads == pytest.approx(expected, rel=1e-6)
+    assert result.check().ok()
