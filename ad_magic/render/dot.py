@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import graphviz
 
 from ad_magic.render.groups import Edge, Group, View
+from ad_magic.render.plates import Plate, box_height, look, plates
 from ad_magic.render.wrap import LABEL_ROOM, Rows
 from ad_magic.trace.graph import Graph, Node, printable
 
@@ -209,6 +210,7 @@ def build(
     edge_labels: bool = True,
     layout_text: bool = False,
     width: float | None = None,
+    height: float | None = None,
     wrapped: Rows | None = None,
     drawn: list[Box] | None = None,
 ) -> tuple[str, list[Box]]:
@@ -220,9 +222,11 @@ def build(
     widest of them all instead, for an SVG that switches modes. Left to right,
     a graph wider than `width` points wraps into rows read top to bottom; top to
     bottom, a level wider than `width` spreads over more levels (see `levels`). Given
-    `wrapped`, the edges from one row into the next are left out of the DOT
-    (so Graphviz keeps the rows in order) and put there, for `wrap.wrap_edges`
-    to draw into the SVG; without it they are in the DOT, not ranking the boxes.
+    `height` (a room to fit, not an export), many boxes alike that do not fit it (left to
+    right) or `width` (top to bottom) are drawn as a grid in a frame (see `plates`).
+    Given `wrapped`, the edges from one row into the next are left out of the DOT (so
+    Graphviz keeps the rows in order) and put there, for `wrap.wrap_edges` to draw into
+    the SVG; without it they are in the DOT, not ranking the boxes.
     """
     if direction not in ("LR", "TB"):
         raise ValueError(f"direction must be 'LR' (left to right) or 'TB', not {direction!r}")
@@ -257,15 +261,24 @@ def build(
         else:
             texts[box.id] = box.grad or None
     rank = ranks(drawn, edges)
+    sizes = {box.id: (box_width(box, texts[box.id]), box_size(box)) for box in drawn}
+    looks = {box.id: look(box.kind, box.lines[0]) for box in drawn}
+    found = plates(sizes, looks, edges, direction, width, height) if height else []
     # Wrapped into rows, edge labels are placed after the layout (xlabel), as for a big
     # graph: no label column between two boxes, so a row holds more of them.
-    row_of = rows(drawn, texts, rank, WRAPPED_GAP, width, edges) if direction == "LR" else {}
+    row_of = {}
+    if direction == "LR" and not found:
+        row_of = rows(drawn, texts, rank, WRAPPED_GAP, width, edges)
     label = "xlabel" if big or row_of else "label"
     lines = drawn_edges(graph, edges, kinds, edge_labels, label)
-    level_of = levels(drawn, edges, texts, width) if direction == "TB" and width else {}
+    level_of = {}
+    if direction == "TB" and width and not found:
+        level_of = levels(drawn, edges, texts, width)
+    in_plate = {member for plate in found for member in plate.members}
     in_rows: dict[int, list[Box]] = {}
     for box in drawn:
-        in_rows.setdefault(row_of.get(box.id, 0), []).append(box)
+        if box.id not in in_plate:
+            in_rows.setdefault(row_of.get(box.id, 0), []).append(box)
     # (Graphviz stacks the rows' clusters bottom to top in the order they come.)
     in_rows = dict(sorted(in_rows.items(), reverse=True))
     for row, members in in_rows.items():
@@ -276,11 +289,12 @@ def build(
             if len(in_rows) > 1:
                 sub.attr(peripheries="0", margin="8")  # (a gap for the edges between rows)
             for box in _stacking(members, edges) if len(in_rows) > 1 else members:
-                attrs = dict(STYLE[box.kind])
-                if box.output:
-                    attrs.update(STYLE["output"])
-                attrs["class"] = box.classes
-                sub.node(box.id, graphviz.nohtml(box.label(texts[box.id])), **attrs)
+                _node(sub, box, texts[box.id])
+    if found:
+        by_id = {box.id: box for box in drawn}
+        for plate in found:
+            _plate(dot, plate, [by_id[m] for m in plate.members], texts)
+        lines = plate_edges(lines, found)
     if len(in_rows) > 1:  # each row starts at the left edge
         dot.attr(newrank="true")  # (rank=same across the rows' clusters holds only so)
         dot.attr(ranksep="0.3")  # no edge label between two columns: they can be closer
@@ -303,6 +317,83 @@ def build(
             attrs["constraint"] = "false"  # from one row into a later one: no column order
         dot.edge(src, dst, **attrs)
     return dot.source, drawn
+
+
+def _node(dot: graphviz.Digraph, box: Box, text: str | None) -> None:
+    attrs = dict(STYLE[box.kind])
+    if box.output:
+        attrs.update(STYLE["output"])
+    attrs["class"] = box.classes
+    dot.node(box.id, graphviz.nohtml(box.label(text)), **attrs)
+
+
+def _plate(
+    dot: graphviz.Digraph, plate: Plate, members: list[Box], texts: dict[str, str | None]
+) -> None:
+    """A plate's boxes in a dashed frame labelled with their count, `plate.across` to a
+    rank: each box after the first rank under one of the rank before (invisible edges),
+    each of the first rank after the last source, so the grid keeps its shape."""
+    # (the second crossing minimisation Graphviz runs for clusters undoes the order)
+    dot.attr(compound="true", remincross="false")
+    with dot.subgraph(name=plate.name) as sub:
+        assert sub is not None
+        sub.attr(label=f"×{len(members)}", labeljust="l", style="dashed,rounded",
+                 color="#6b7280", fontcolor="#4b5563", fontsize=str(SMALL), margin="10",
+                 **{"class": "plate"})  # fmt: skip
+        for box in members:
+            _node(sub, box, texts[box.id])
+        ranked = plate.ranks()
+        for members_of_rank in ranked:
+            with sub.subgraph() as same:
+                same.attr(rank="same")
+                for box_id in members_of_rank:
+                    same.node(box_id)
+                for left, right in itertools.pairwise(members_of_rank):  # in creation order
+                    same.edge(left, right, style="invis")
+        for before, after in itertools.pairwise(ranked):
+            for k, box_id in enumerate(after):
+                sub.edge(before[min(k, len(before) - 1)], box_id, style="invis")
+    if plate.sources:
+        for box_id in ranked[0]:
+            dot.edge(plate.sources[-1], box_id, style="invis")
+
+
+def plate_edges(
+    lines: list[tuple[str, str, dict[str, str]]], found: list[Plate]
+) -> list[tuple[str, str, dict[str, str]]]:
+    """The edges with those into and out of each plate's boxes made one per source and
+    use: into the frame (to the middle box of its first rank) and out of it (from the
+    middle box of its last rank), labelled when every edge it stands for is alike."""
+    plate_of = {member: plate.name for plate in found for member in plate.members}
+    merged: dict[tuple[str, str], list[dict[str, str]]] = {}
+    out = []
+    for src, dst, attrs in lines:
+        ends = (plate_of.get(src, src), plate_of.get(dst, dst))
+        if ends == (src, dst):
+            out.append((src, dst, attrs))
+        else:
+            merged.setdefault(ends, []).append(attrs)
+    names = {plate.name: plate for plate in found}
+    for (src, dst), alike in merged.items():
+        attrs = dict(alike[0])
+        for key in ("label", "xlabel"):
+            if key in attrs and any(a.get(key) != attrs[key] for a in alike):
+                del attrs[key]
+        if src in names:
+            last = names[src].ranks()[-1]
+            attrs["ltail"] = src
+            src = last[len(last) // 2]
+        if dst in names:
+            first = names[dst].ranks()[0]
+            attrs["lhead"] = dst
+            dst = first[len(first) // 2]
+        out.append((src, dst, attrs))
+    return out
+
+
+def box_size(box: Box) -> float:
+    """About how tall Graphviz draws a box, in points."""
+    return box_height(len(box.lines), box.kind == "op")
 
 
 def _stacking(members: list[Box], edges: list[Edge]) -> list[Box]:

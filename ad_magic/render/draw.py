@@ -53,6 +53,7 @@ class Config:
     direction: str = "LR"  # "LR" left to right, or "TB" top to bottom
     edge_labels: bool = True  # local derivatives on the edges
     width: float = 900  # points (shown as pixels) before a left-to-right graph wraps
+    plates: bool = True  # many boxes alike that do not fit the room: a grid in a frame
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -117,7 +118,7 @@ def to_svg(
     view = view_of(graph, view)
     width = config.width if width is None else width
     direction = config.direction
-    svg, boxes = _laid_out(graph, view, direction, width)
+    svg, boxes = _laid_out(graph, view, direction, width, height=height)
     # Up to BIG boxes the other ways are laid out too (a few tens of ms each) when
     # this one was wrapped by the rows' estimate, or does not fit. Given a height, top
     # to bottom that fits is preferred to rows (a tree wrapped into rows sends edges
@@ -129,7 +130,7 @@ def to_svg(
         if readable(whole, width, height) == 1:
             svg, wrapped = whole, False
     if wrapped or (small and readable(svg, width, height) < 1):
-        down = _top_to_bottom(graph, view, width, boxes)
+        down = _top_to_bottom(graph, view, width, boxes, height)
         fits = readable(down, width, height) == 1
         if readable(down, width, height) > readable(svg, width, height) or (
             wrapped and height and fits
@@ -146,6 +147,7 @@ def _laid_out(
     direction: str,
     width: float | None,
     drawn: list[Box] | None = None,
+    height: float | None = None,
 ) -> tuple[str, list[Box]]:
     """The view laid out one way (`drawn`: its boxes, when made for another way)."""
     wrapped = Rows()
@@ -156,6 +158,7 @@ def _laid_out(
         edge_labels=config.edge_labels,
         layout_text=True,
         width=width,
+        height=height if config.plates else None,
         wrapped=wrapped,
         drawn=drawn,
     )
@@ -163,17 +166,24 @@ def _laid_out(
     return wrap_edges(svg, wrapped), boxes
 
 
-def _top_to_bottom(graph: Graph, view: View, width: float, boxes: list[Box]) -> str:
+def _top_to_bottom(
+    graph: Graph, view: View, width: float, boxes: list[Box], height: float | None = None
+) -> str:
     """Top to bottom within `width` points: the levels are estimated from the text, so a
-    layout that comes out wider is made again for a narrower width (twice at most)."""
+    layout that comes out wider is made again for a narrower width (twice at most, while
+    its height leaves room to show it larger: narrower, it is taller); the one shown
+    largest."""
     aim = width
+    best = ""
     for _ in range(3):
-        svg, _ = _laid_out(graph, view, "TB", aim, boxes)
+        svg, _ = _laid_out(graph, view, "TB", aim, boxes, height)
+        if not best or readable(svg, width, height) > readable(best, width, height):
+            best = svg
         drawn = svg_size(svg)[0]
-        if drawn <= width:
-            break
+        if drawn <= width or (height and height / svg_size(svg)[1] <= readable(svg, width)):
+            break  # it fits the width, or its height already keeps it from showing larger
         aim *= width / drawn
-    return svg
+    return best
 
 
 _SIZE = re.compile(r'<svg[^>]*?width="([\d.]+)pt" height="([\d.]+)pt"')

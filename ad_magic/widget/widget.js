@@ -399,7 +399,8 @@ function render({ model, el }) {
     const whole = Math.min(1, vw && size.w ? vw / size.w : 1, tall ? (room() - 12) / size.h : 1);
     // Fitted, a tensor just opened would be too small to read: its elements at 1:1 instead.
     const inside = !found && regrouped && whole < READABLE ? firstInside(toggled) : null;
-    if (!found && !inside && (whole === 1 || many)) {
+    // (Fitted at READABLE or more, text still reads: shown whole rather than panned.)
+    if (!found && !inside && (whole >= READABLE || many)) {
       zoom = whole;
       viewport.style.height = `${Math.max(160, Math.ceil(size.h * zoom) + 12)}px`;
       panX = Math.max(0, (vw - size.w * zoom) / 2);
