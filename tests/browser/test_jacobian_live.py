@@ -48,10 +48,21 @@ def test_jacobian_fills_as_passes_end(jupyter_server: JupyterServer, lab: Notebo
     w = lab.output(1).locator(".ad-magic")
     panel = w.locator(".ad-jacobian")
     expect(panel).to_be_visible()
-    # Every output drawn as one (green, double border); the panel beside the graph.
+    # Every output drawn as one (green, double border); the panel under the graph in a
+    # widget narrower than about 990 px (JupyterLab at 1280 px with its file browser
+    # open), beside it in a wider one.
     expect(w.locator("svg g.node.output")).to_have_count(2)
+    assert w.evaluate("el => el.getBoundingClientRect().width") < 990
     graph_box, panel_box = w.locator(".ad-viewport").bounding_box(), panel.bounding_box()
-    assert graph_box and panel_box and panel_box["x"] >= graph_box["x"] + graph_box["width"] - 1
+    assert graph_box and panel_box and panel_box["y"] >= graph_box["y"] + graph_box["height"] - 1
+    lab.page.set_viewport_size({"width": 1700, "height": 900})
+    w.page.wait_for_function(
+        """([view, panel]) => panel.getBoundingClientRect().left >=
+            view.getBoundingClientRect().right - 1""",
+        arg=[w.locator(".ad-viewport").element_handle(), panel.element_handle()],
+    )
+    assert w.locator(".ad-viewport").evaluate("el => el.getBoundingClientRect().width") >= 720
+    lab.page.set_viewport_size({"width": 1280, "height": 900})
 
     first, last = (
         w.get_by_role("button", name=n, exact=True) for n in ("First step", "Last step")
