@@ -6,7 +6,9 @@ repeats of each action as the browser asks for it (the widget's own message
 handler), and the bytes of widget state it sends back:
 
 - first view: `GradWidget(result)`, the layout of about 30 boxes included;
-- opening a group and closing it again (the first group of the first view);
+- opening a group and closing it again (the first group of the first view), laid
+  out for the room the widget has in JupyterLab at 1280 px (832 x 688 px), as the
+  browser tells it;
 - a slider move on the chain: the cell run once more, then the update;
   the reference is the re-run alone (`tracer.retrace`), so the ratio says
   what the widget adds to it.
@@ -34,6 +36,9 @@ from graphs import CHAIN, MLP, TRAIN_STEP
 from IPython.testing.globalipapp import start_ipython
 
 from ad_magic.widget.widget import GradWidget
+
+
+ROOM = (832.0, 688.0)  # the graph's width and height in JupyterLab at 1280 px, in px
 
 
 def traced(ip: Any, cell: str) -> Any:
@@ -83,6 +88,7 @@ def main() -> None:
 
     first = timed(lambda: GradWidget(mlp).close(), args.repeat)
     w = GradWidget(mlp)
+    w.set_width(*ROOM)  # as the browser tells it: the room of JupyterLab at 1280 px
     group = next(
         u for u in w.view.units() if u in w.view.groups and "MLP" in u + w.view.groups[u].title
     )
