@@ -290,6 +290,15 @@ def test_mlp_step_first_view_navigation_and_levels(
     assert level_count(w) > top
     wait_fitted(w)  # the opened view is fitted: all of it on screen, the output included
     assert inside_viewport(w, "svg g.node.output")
+    # Its 17 calls, one per sample, alike: a plate (a grid in a frame labelled ×17), not
+    # one column 17 boxes tall; each call's text at least 9 px fitted in the room
+    plate = w.locator("svg g.cluster.plate")
+    expect(plate).to_have_count(1)
+    expect(plate.locator("text")).to_have_text("×17")
+    calls = w.locator("svg g.node.group").filter(has_text=re.compile(r"MLP.__call__#\d+"))
+    expect(calls).to_have_count(17)
+    assert inside_viewport(w, "svg g.cluster.plate")
+    assert smallest_box_text(w) >= 9, smallest_box_text(w)
     lab.screenshot("nav_lab_mlp_open", w)
 
     # Search by id: the node's groups open, it is selected and panned into view.
@@ -466,6 +475,13 @@ def test_notebook7_dark_mlp(jupyter_server: JupyterServer, nb7: NotebookPage) ->
     bad = low_contrast(w)
     assert not bad, bad[:5]
     nb7.screenshot("nav_nb7_mlp_dark_wide", w)
+    # Opened: its calls in a plate, whose frame label reads in the dark theme too
+    w.locator("svg g.node.group").filter(has_text="MLP.__call__").first.click()
+    expect(w.locator("svg g.cluster.plate")).to_have_count(1)
+    wait_fitted(w)
+    bad = low_contrast(w)
+    assert not bad, bad[:5]
+    nb7.screenshot("nav_nb7_mlp_dark_open", w)
     nb7.assert_no_page_errors()
 
 
