@@ -16,6 +16,7 @@ With nobody listening it is a plain object array.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,7 @@ def call_name(ufunc: np.ufunc, method: str) -> str:
 
 def report(name: str, operands: tuple[Any, ...], run: Callable[[], Any]) -> Any:
     """run(), told to the trace listening (if any) as one numpy call on these operands."""
+    __tracebackhide__ = True  # an error in the call shows numpy's frames, as in a plain cell
     hook = on_call
     if hook is None:
         return run()
@@ -74,12 +76,13 @@ class Tensor(np.ndarray):
         return repr(self.view(np.ndarray))  # it reads as the object array it is
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         args = tuple(_plain(a) for a in inputs)
         outs = kwargs.get("out")
         if outs:
             kwargs["out"] = tuple(_plain(a) for a in outs)
         result = report(
-            call_name(ufunc, method), args, lambda: getattr(ufunc, method)(*args, **kwargs)
+            call_name(ufunc, method), args, partial(getattr(ufunc, method), *args, **kwargs)
         )
         if outs:  # in place, as w += x: the arrays given
             return outs[0] if len(outs) == 1 else outs
@@ -90,21 +93,20 @@ class Tensor(np.ndarray):
     ) -> Any:
         # numpy's functions (np.dot, np.sum, np.mean) as numpy implements them; the
         # calls they make inside are part of this one.
+        __tracebackhide__ = True
         arrays = tuple(a for a in args if isinstance(a, np.ndarray))
-
-        def run() -> Any:
-            return super(Tensor, self).__array_function__(func, types, args, kwargs)
-
+        run = partial(super().__array_function__, func, types, args, kwargs)
         result = report(func.__name__, arrays, run)
         return tuple(map(_wrap, result)) if isinstance(result, tuple) else _wrap(result)
 
 
 def _method(name: str) -> Callable[..., Any]:
     def call(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         plain = self.view(np.ndarray)
         args = tuple(_plain(a) for a in args)
         operands = (plain, *(a for a in args if isinstance(a, np.ndarray)))
-        result = report(name, operands, lambda: getattr(plain, name)(*args, **kwargs))
+        result = report(name, operands, partial(getattr(plain, name), *args, **kwargs))
         return _wrap(result)
 
     call.__name__ = name

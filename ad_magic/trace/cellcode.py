@@ -231,6 +231,11 @@ def fail_cell(shell: Any, exc: BaseException) -> None:
 
 
 _ENGINE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engine")
+# The frames a numpy call on a Tensor passes through (engine.tensor and the recorder).
+_PASSED = (
+    os.path.join(_ENGINE, "tensor.py"),
+    os.path.join(os.path.dirname(__file__), "recorder.py"),
+)
 
 
 def hide_engine_frames(exc: BaseException) -> None:
@@ -238,13 +243,14 @@ def hide_engine_frames(exc: BaseException) -> None:
 
     An explanatory TypeError such as "int() of a Value would cut it out of the
     graph" is raised inside ad_magic/engine; the line to fix is the student's.
+    So is any error numpy raises in a call on a Tensor (`W @ x` of mismatched
+    shapes): the frames it passed through to get there go, as a plain cell has none.
     """
-    if not isinstance(exc, TypeError):
-        return
     tb = exc.__traceback__
     last_outside: TracebackType | None = None
     while tb is not None:
-        if not tb.tb_frame.f_code.co_filename.startswith(_ENGINE):
+        name = tb.tb_frame.f_code.co_filename
+        if not (name.startswith(_ENGINE) if isinstance(exc, TypeError) else name in _PASSED):
             last_outside = tb
         tb = tb.tb_next
     if last_outside is not None:

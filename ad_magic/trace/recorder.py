@@ -132,6 +132,7 @@ class Recorder:
     def array_call(self, name: str, shapes: list[Shape], run: Any) -> Any:
         """Run one numpy call on traced arrays (`engine.tensor.on_call`), noting the nodes
         it made; calls it makes inside (np.mean's sum) are part of it."""
+        __tracebackhide__ = True  # an error in the call shows the cell's line and numpy's
         if self._in_array:
             return run()
         self._in_array = True

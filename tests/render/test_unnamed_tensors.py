@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support import run, traced
+from support import failure, run, traced
 
 from ad_magic.render.groups import View
 from ad_magic.widget.widget import GradWidget
@@ -73,6 +73,11 @@ CELLS: list[tuple[str, str, list[str], Callable[..., float]]] = [
 ]
 
 
+def calls(result: Any) -> list[str]:
+    """The labels of the numpy calls a trace recorded (not its array inputs)."""
+    return [op.label for op in result.graph.arrays if op.shapes]
+
+
 def inputs_of(line: str) -> dict[str, Any]:
     return {k: eval(v, {"np": np}) for k, v in (item.split("=", 1) for item in line.split())}
 
@@ -101,7 +106,7 @@ def test_arrays_handed_on_unnamed_record_their_numpy_calls(
     shell: Any, line: str, cell: str, labels: list[str], plain: Callable[..., float]
 ) -> None:
     result = traced(shell, line, cell)
-    assert [op.label for op in result.graph.arrays if op.shapes] == labels
+    assert calls(result) == labels
     args = inputs_of(line)
     assert result.value == pytest.approx(float(plain(**args)), rel=1e-12)
     expected = central(lambda **kw: float(plain(**kw)), args)
@@ -161,7 +166,7 @@ def test_float_arrays_stay_plain_and_the_namespace_gets_what_a_plain_run_gives(
     assert ns["held"][1].dtype == float and list(ns["held"][1]) == [1.0, 2.0]
     assert ns["s"] == float(np.sum(np.sqrt(np.arange(4.0)) * 2))
     # Only the call on Values is recorded; nothing of the float arrays.
-    assert [op.label for op in result.graph.arrays if op.shapes] == ["sum (2,) → ()"]
+    assert calls(result) == ["sum (2,) → ()"]
     assert result.grads == pytest.approx({"a": ns["s"] + 1.0, "b": 1.0}, rel=1e-12)
     assert "__ad_magic_seen__" not in ns and "__ad_magic_bind__" not in ns
 
@@ -180,7 +185,7 @@ def test_a_function_the_cell_defines_works_after_it_and_grad_cells_nest(shell: A
     )
     run(shell, f"%%grad x=2.0\n{cell}")
     outer = shell.user_ns["_grad"]
-    assert [op.label for op in outer.graph.arrays if op.shapes] == [
+    assert calls(outer) == [
         "power (2,), () → (2,)",
         "sum (2,) → ()",
     ]
@@ -198,7 +203,7 @@ def test_a_bare_cell_s_unnamed_arrays_are_tensors(shell: Any) -> None:
     )
     run(shell, f"%%grad\n{cell}")
     result = shell.user_ns["_grad"]
-    assert [op.label for op in result.graph.arrays if op.shapes] == [
+    assert calls(result) == [
         "multiply (2,), () → (2,)",
         "tanh (2,)",
         "sum (2,) → ()",
@@ -211,3 +216,21 @@ def test_a_bare_cell_s_unnamed_arrays_are_tensors(shell: Any) -> None:
     expected = central(plain, {"a": 0.5, "b": -1.0})
     assert result.grads == pytest.approx(expected, rel=1e-6)
     assert result.check().ok()
+
+
+def test_a_numpy_error_in_a_call_on_a_tensor_ends_at_the_cell_s_line(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.reset(new_session=False)
+    run(shell, "import numpy as np")
+    capsys.readouterr()
+    cell = "h = a * 2\ny = np.sum(np.tanh(np.array([a, b]) @ np.ones((3, 2))))"
+    error = failure(shell, f"%%grad a=0.5 b=1.0\n{cell}")
+    assert isinstance(error, ValueError) and str(error).startswith("matmul: ")
+    text = capsys.readouterr()
+    shown = (text.out + text.err).split("Traceback")[-1]
+    assert "----> 2 y = np.sum(np.tanh(np.array([a, b]) @ np.ones((3, 2))))" in shown
+    assert "ad_magic" not in shown  # as a plain cell's: the cell's line, numpy's message
+    assert "__ad_magic_seen__" not in shell.user_ns
+    result = traced(shell, "a=0.5 b=1.0", "y = np.sum(np.array([a, b]) @ np.ones((2, 3)))")
+    assert calls(result) == ["matmul (2,)·(2×3) → (3,)", "sum (3,) → ()"]  # the next one works
