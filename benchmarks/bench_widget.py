@@ -37,7 +37,6 @@ from IPython.testing.globalipapp import start_ipython
 
 from ad_magic.widget.widget import GradWidget
 
-
 ROOM = (832.0, 688.0)  # the graph's width and height in JupyterLab at 1280 px, in px
 
 
