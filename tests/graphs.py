@@ -100,3 +100,21 @@ NUMPY_MLP_TENSORS = [
     *("matmul (16×2)·(2,) → (16,)", "add (16,)", "tanh (16,)"),
     *("matmul (16×16)·(16,) → (16,)", "add (16,)", "sum (16,) → ()"),
 ]
+
+# micrograd's Neuron on 30 inputs, defined in the cell (Value imported before it), with a
+# second long line: its call opens to its lines, the gate line to its terms.
+GATE = (
+    "sigmoid(act) * exp(-act*act) + tanh(act*act + 1) * log(1 + act*act)"
+    " + sqrt(act*act + 1) / (1 + exp(-act))"
+)
+NEURON = f"""%%grad x=0.5
+class Neuron:
+    def __init__(self, nin):
+        self.w = [Value(0.1 * (i % 7) - 0.3) for i in range(nin)]
+        self.b = Value(0.2)
+    def __call__(self, x):
+        act = sum((wi*xi for wi, xi in zip(self.w, x)), self.b)
+        gate = {GATE}
+        return tanh(act) * gate
+n = Neuron(30)
+out = n([x * k for k in range(30)])"""

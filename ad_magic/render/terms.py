@@ -33,6 +33,7 @@ drops the number.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -63,8 +64,10 @@ def elided(text: str) -> str:
     return elide(" ".join(text.split()).replace(" … ", " ... "), LONGEST)  # ` … `: a block
 
 
+@functools.lru_cache(maxsize=4096)
 def parse(text: str, start: int, many: bool = False) -> Term:
-    """The term for the source text of a sub-expression starting at column `start`."""
+    """The term for the source text of a sub-expression starting at column `start` (each
+    call of a function parses the same lines: once is enough)."""
     try:
         expr: ast.expr | None = ast.parse(text, mode="eval").body
     except SyntaxError:
@@ -96,6 +99,7 @@ def operands(expr: ast.expr) -> list[ast.expr]:
     return [c for c in ast.iter_child_nodes(expr) if isinstance(c, ast.expr)]
 
 
+@functools.lru_cache(maxsize=4096)
 def parts(term: Term) -> list[Term]:
     """A term's own terms, looking through a part that is the only one (`tanh(a + b)`),
     and a call's comprehension argument to its element (`sum((w*x for ...), b)`: `w*x`
@@ -210,6 +214,8 @@ def split(
             else:
                 members.setdefault(run, []).append(i)
         for j, ((t, _), held) in enumerate(members.items()):
+            if len(held) == 1:
+                continue  # a term of one node is drawn as that node: no group (30,000 fewer)
             step = (*prefix, f"{elided(terms[t].text)}{TERM}{j}")
             for i in held:
                 out[i] = step
@@ -235,7 +241,6 @@ def term_paths(
     spans: list[Span] = [(0, 0)] * len(nodes)
     shown = [""] * len(nodes)
     by_line: dict[tuple[tuple[str, ...], int], list[int]] = {}
-    texts: dict[tuple[tuple[str, ...], int], dict[Span, str]] = {}
     for i in candidates:
         n = nodes[i]
         at: Node | Place | None = n.body if inside else n
@@ -244,26 +249,44 @@ def term_paths(
         if at.col is None or at.end_col is None:
             continue
         spans[i], shown[i] = (at.col, at.end_col), at.text
-        line = (n.calls if inside else (), at.line)
-        by_line.setdefault(line, []).append(i)
-        texts.setdefault(line, {})[spans[i]] = at.text
+        by_line.setdefault((n.calls if inside else (), at.line), []).append(i)
     out: dict[int, tuple[str, ...]] = {}
-    for line, members in by_line.items():
+    # The calls of a function make the same nodes on its lines, most often: split once.
+    done: dict[tuple[tuple[Span, ...], tuple[str, ...]], list[tuple[str, ...]]] = {}
+    for members in by_line.values():
         if len(members) <= most:
             continue
-        whole, terms = line_terms(texts[line])
-        found = runs(members, spans, terms)
-        evaluation = evaluations(members, spans, found, whole, terms)
-        runs_of: dict[int, list[int]] = {}
-        for i, k in zip(members, evaluation, strict=True):
-            runs_of.setdefault(k, []).append(i)
-        big = {k: held for k, held in runs_of.items() if len(held) > most}
-        for k, held in big.items():
-            prefix = (f"{elided(whole.text)}{TERM}{k}",) if len(runs_of) > 1 else ()
-            for i in held:
-                out[i] = prefix
-            split(held, spans, shown, terms, most, prefix, out)
-    return {i: steps for i, steps in out.items() if steps}
+        key = (tuple([spans[i] for i in members]), tuple([shown[i] for i in members]))
+        found = done.get(key)
+        if found is None:
+            found = done[key] = line_paths(*key, most)
+        for i, steps in zip(members, found, strict=True):
+            if steps:
+                out[i] = steps
+    return out
+
+
+def line_paths(
+    spans: tuple[Span, ...], texts: tuple[str, ...], most: int
+) -> list[tuple[str, ...]]:
+    """The groups by terms of each node of one line, given their spans and source texts
+    in creation order."""
+    members = list(range(len(spans)))
+    whole, terms = line_terms(dict(zip(spans, texts, strict=True)))
+    found = runs(members, list(spans), terms)
+    evaluation = evaluations(members, list(spans), found, whole, terms)
+    runs_of: dict[int, list[int]] = {}
+    for i, k in zip(members, evaluation, strict=True):
+        runs_of.setdefault(k, []).append(i)
+    out: dict[int, tuple[str, ...]] = {}
+    for k, held in runs_of.items():
+        if len(held) <= most:
+            continue
+        prefix = (f"{elided(whole.text)}{TERM}{k}",) if len(runs_of) > 1 else ()
+        for i in held:
+            out[i] = prefix
+        split(held, list(spans), list(texts), terms, most, prefix, out)
+    return [out.get(i, ()) for i in members]
 
 
 def by_terms(graph: Graph, budget: int) -> list[tuple[str, ...]]:

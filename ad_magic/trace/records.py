@@ -63,6 +63,7 @@ def build_graph(
     # (id of the code, offset) -> position, text. (Hashing a code object hashes its bytes.)
     where: dict[tuple[int, int], tuple[Any, str]] = {}
     inner: dict[tuple[int, int], Place | None] = {}  # the same in a function's code
+    cell_file = recorder.filename
     sites = recorder.sites
     for k in made_at:
         node = record(made[k])
@@ -76,7 +77,8 @@ def build_graph(
             pos, node.text = where[key]
             if pos is not None:
                 node.line, node.end_line, node.col, node.end_col = pos
-            if site[3] is not site[1]:  # made inside a function: where in it
+            if site[3] is not site[1] and site[3].co_filename == cell_file:
+                # made inside a function the cell defines: where in it
                 key = (id(site[3]), site[4])
                 if key not in inner:
                     pos = recorder.inner(site)

@@ -4,29 +4,13 @@ themes, wide and narrow. Screenshots go to artifacts/."""
 
 from __future__ import annotations
 
-from graphs import FORMULA
+from graphs import FORMULA, NEURON
 from jupyter_harness import JupyterServer, NotebookPage, Stopwatch, record_timing
 from playwright.sync_api import expect
 from test_widget_navigation import BOXES, first_view, low_contrast, open_widget, press_box
 
 INNER = FORMULA.split(" = ", 1)[1]
 FUNCTION = f"%%grad x=0.5 y=1.5\ndef f(x, y):\n    return {INNER}\nz = f(x, y)"
-# micrograd's Neuron on 30 inputs, defined in the cell, and a second long line in it.
-GATE = (
-    "sigmoid(act) * exp(-act*act) + tanh(act*act + 1) * log(1 + act*act)"
-    " + sqrt(act*act + 1) / (1 + exp(-act))"
-)
-NEURON = f"""%%grad x=0.5
-class Neuron:
-    def __init__(self, nin):
-        self.w = [Value(0.1 * (i % 7) - 0.3) for i in range(nin)]
-        self.b = Value(0.2)
-    def __call__(self, x):
-        act = sum((wi*xi for wi, xi in zip(self.w, x)), self.b)
-        gate = {GATE}
-        return tanh(act) * gate
-n = Neuron(30)
-out = n([x * k for k in range(30)])"""
 
 
 def test_a_function_of_the_cell_opens_to_its_terms(
@@ -72,7 +56,7 @@ def test_a_method_opens_to_its_lines_then_terms_in_the_dark(
     expect(group.filter(has_text="sigmoid(act) * exp(-act*act)")).to_have_count(1)
     expect(group.filter(has_text="sqrt(act*act + 1) / (")).to_have_count(1)
     lab.screenshot("terms_lab_neuron_dark_wide", w)
-    # The act line opens in place to its products (wi*xi) and the sum's + nodes.
+    # The act line opens in place to its products (wi*xi) and the sum's + nodes, in blocks.
     ms = press_box(
         Stopwatch(lab.page, f"() => {BOXES} > {boxes}"), group.filter(has_text="line 6")
     )

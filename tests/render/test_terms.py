@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from graphs import CHAIN, CHAPTER, FORMULA, SMALL
+from graphs import CHAIN, CHAPTER, FORMULA, NEURON, SMALL
 from support import central, run
 
 from ad_magic.render import to_svg
@@ -266,41 +266,46 @@ def test_each_call_opens_to_its_own_lines_and_terms(shell: Any) -> None:
     assert {(n.line, n.text) for n in graph if n.calls} == {(5, "g(x, y*k)")}
 
 
-def test_a_method_sums_its_inputs_term_by_term(shell: Any) -> None:
-    """micrograd's Neuron, defined in the cell: its long line opens to its products."""
-    cell = (
-        "%%grad x=0.5\n"
-        "class Neuron:\n"
-        "    def __init__(self, nin):\n"
-        "        self.w = [Value(0.1 * (i % 7) - 0.3) for i in range(nin)]\n"
-        "        self.b = Value(0.2)\n"
-        "    def __call__(self, x):\n"
-        "        act = sum((wi*xi for wi, xi in zip(self.w, x)), self.b)\n"
-        "        return act.tanh()\n"
-        "n = Neuron(30)\n"
-        "out = n([x * k for k in range(30)])"
-    )
+def test_a_method_opens_to_its_lines_and_a_long_one_to_its_terms(shell: Any) -> None:
+    """micrograd's Neuron, defined in the cell (tests/graphs.py NEURON)."""
     run(shell, "from ad_magic import Value")
-    graph = traced(shell, cell)
+    graph = traced(shell, NEURON)
     view = View(graph)
     (call,) = [g for g in view.groups.values() if g.title.startswith("Neuron.__call__")]
-    products = [g for g in view.groups.values() if g.label == "wi*xi"]
-    assert len(products) == 30 and all(g.term and g.size == 1 for g in products)
-    assert all(view.chains[graph.position[g.nodes[0]]][0] is call for g in products)
-    # 60 side by side: in blocks, each named by its first and last node (`n92 … n111`).
-    blocks = [g for g in view.groups.values() if " … " in g.title and g.title.startswith("n9")]
-    assert blocks and all(re.fullmatch(r"n\d+ … n\d+", g.title) for g in blocks)
-    # The sum's own + nodes are made at the whole call in that line.
-    adds = [n for n in graph if n.body is not None and n.op.name == "add"]
-    assert len(adds) == 30 and {n.body.text for n in adds} == {  # type: ignore[union-attr]
-        "sum((wi*xi for wi, xi in zip(self.w, x)), self.b)"
-    }
-    # d out/d x = (1 - out**2) * sum_k w_k * k
-    w = [0.1 * (i % 7) - 0.3 for i in range(30)]
-    out = math.tanh(0.2 + sum(wk * 0.5 * k for k, wk in enumerate(w)))
+    lines = {g.label: g for g in call.children}
+    assert set(lines) == {"line 6", "line 7", "line 8"}  # act, gate, return (its output apart)
+    assert lines["line 8"].trivial  # tanh(act): drawn as itself
+    # The act line: 30 products wi*xi, made inside the generator, and the sum's 30 + nodes,
+    # made at the whole sum(...): terms of one node, drawn as themselves, in blocks
+    # named by their first and last node (`n92 … n111`).
+    act = lines["line 6"]
+    texts = [n.body.text for n in graph if n.id in view.members(act.id) and n.body]
+    assert texts.count("wi*xi") == 30
+    assert texts.count("sum((wi*xi for wi, xi in zip(self.w, x)), self.b)") == 30
+    assert act.children and all(re.fullmatch(r"n\d+ … n\d+", g.title) for g in act.children)
+    # The gate line opens to its terms, as the same line in the cell would.
+    view.expand(call.id)
+    view.expand(lines["line 7"].id)
+    shown = drawn(view)
+    assert {"sigmoid(act) * exp(-act*act)", elided("sqrt(act*act + 1) / (1 + exp(-act))")} <= set(
+        shown
+    )
+    assert "tanh(act*act + 1) * log(1 + act*act)"[:20] in " ".join(shown)
+
+    def neuron(x: float) -> float:
+        act = 0.2 + sum((0.1 * (i % 7) - 0.3) * x * i for i in range(30))
+        s = 1 / (1 + math.exp(-act))
+        gate = (
+            s * math.exp(-act * act)
+            + math.tanh(act * act + 1) * math.log(1 + act * act)
+            + math.sqrt(act * act + 1) / (1 + math.exp(-act))
+        )
+        return math.tanh(act) * gate
+
     x = next(n for n in graph if n.name == "x")
-    assert graph[graph.output].value == pytest.approx(out, rel=1e-12)
-    assert x.grad == pytest.approx((1 - out**2) * sum(wk * k for k, wk in enumerate(w)))
+    assert graph[graph.output].value == pytest.approx(neuron(0.5), rel=1e-12)
+    assert x.grad == pytest.approx(central(neuron, (0.5,), 0), rel=1e-6)
+    assert graph[graph.output].tangents["x"] == pytest.approx(x.grad, rel=1e-12)
 
 
 def test_a_function_defined_before_the_cell_keeps_its_call_as_its_place(shell: Any) -> None:
