@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from support import failure, run, traced
 
+from ad_magic.render import to_svg
 from ad_magic.render.groups import View
 from ad_magic.widget.widget import GradWidget
 
@@ -133,6 +134,9 @@ def test_the_first_view_draws_an_unnamed_array_as_boxes_by_numpy_call(shell: Any
     drawn = [view.groups[u].label if u in view.groups else graph[u].name for u in view.units()]
     assert drawn == ["a", "b", "matmul (2,)·(2×64) → (64,)", "tanh (64,)", "sum (64,) → ()", "y"]
     assert sorted(view.names().values()) == sorted(drawn[2:5])
+    svg = to_svg(graph, view)
+    assert svg.count('class="node group tensor"') == 3  # drawn as tensors, as a named one is
+    assert ">matmul (2,)·(2×64)</text>" in svg and ">tanh (64,)</text>" in svg
     # tanh (64,) opens in place to blocks of its elements, each a step at that level.
     w = GradWidget(result)
     tanh = next(g for g in w.view.groups.values() if g.label == "tanh (64,)")
