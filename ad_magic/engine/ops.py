@@ -127,7 +127,18 @@ def _dpow_base(a: Any, b: Any, y: Any) -> Any:
         b = b.primal
     if _number(b) and b == 0:
         return 0.0  # at every a: a subnormal a's a**-1 is inf, and 0 * inf would be nan
-    return b * _power(a, b - 1.0) if (b or a) else 0.0
+    if not (b or a):
+        return 0.0
+    if a and _number(a) and _number(b) and _number(y) and math.isfinite(y):
+        try:
+            return b * math.pow(a, b - 1.0)
+        except (OverflowError, ValueError):
+            # a**(b-1) overflows where a**b does not (x**x at a subnormal x: 1/x is past
+            # the largest float, x**x is 1): the same number as b/a * a**b, if finite
+            other = b / a * y
+            if math.isfinite(other):
+                return other
+    return b * _power(a, b - 1.0)
 
 
 def _dpow_exponent(a: Any, b: Any, y: Any) -> Any:

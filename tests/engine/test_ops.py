@@ -306,3 +306,17 @@ def test_a_constant_zero_power_has_derivative_zero_at_every_base(a):
     x = Value(a)
     (x**0).backward()
     assert x.grad == 0.0 and (Dual(a, 1.0) ** 0).deriv == 0.0
+
+
+@pytest.mark.parametrize("a", [5e-324, 1e-310, 2.5e-308])
+def test_x_to_the_x_at_a_subnormal_x_keeps_a_finite_derivative(a):
+    """d(x**x)/dx = x**x (log x + 1): finite at a subnormal x, though the power rule's
+    x**(x-1) = 1/x there is past the largest float (found by the mpmath property test)."""
+    exact = float(mpmath.power(a, a) * (mpmath.log(a) + 1))
+    x = Value(a)
+    (x**x).backward()
+    forward = (lambda d: d**d)(Dual(a, 1.0)).deriv
+    assert x.grad == forward and math.isclose(x.grad, exact, rel_tol=1e-12), (x.grad, exact)
+    b = Value(a)
+    (b**2.0).backward()  # a power rule that does not overflow is computed as before
+    assert b.grad == 2.0 * a
