@@ -69,20 +69,22 @@ def inside(svg: str) -> set[str]:
             if left <= x0 and x1 <= right and top <= y0 and y1 <= bottom}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def step(shell: Any) -> Graph:
+def with_micrograd(shell: Any, cell: str) -> Graph:
+    """The graph of `cell` run after the micrograd classes (tests/graphs.py)."""
     run(shell, MLP)
-    run(shell, TRAIN_STEP)
+    run(shell, cell)
     graph: Graph = shell.user_ns["_grad"].graph
     return graph
+
+
+@pytest.fixture(scope="module")
+def step(shell: Any) -> Graph:
+    return with_micrograd(shell, TRAIN_STEP)
 
 
 @pytest.fixture(scope="module")
 def layer(shell: Any) -> Graph:
-    run(shell, MLP)
-    run(shell, LAYER)
-    graph: Graph = shell.user_ns["_grad"].graph
-    return graph
+    return with_micrograd(shell, LAYER)
 
 
 def members_of(view: View, prefix: str) -> list[str]:
