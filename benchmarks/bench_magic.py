@@ -10,6 +10,9 @@ nodes (micrograd's nn.py MLP(2, [16, 16, 1]) on ad_magic's Value, made
 before the cell; 50 points, 4 of them inputs: 8 seeds for forward mode),
 against the same step run plainly on Values, in CPU time: without display,
 and with the first view a kernel shows (the widget and its static copy).
+Last, the same step with nn.py's source in the cell, so the nodes made in its
+functions carry their place in that code and its long lines open to terms:
+the whole %%grad and the grouped view (`View`) against the imported model's.
 Needs the bench extra.
 
     python benchmarks/bench_magic.py [--repeat 7]
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import os
 import statistics
 import time
@@ -29,6 +33,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from ad_magic import Value, sin, tanh
 from ad_magic.engine import value
+from ad_magic.render.groups import View
 from ad_magic.trace.cellcode import BIND, compile_cell
 from ad_magic.trace.recorder import Recorder
 from ad_magic.trace.tracer import Input, Tracer
@@ -177,6 +182,23 @@ def measure_mlp(ip: InteractiveShell, repeat: int) -> dict[str, float]:
     return times
 
 
+def measure_in_cell(ip: InteractiveShell, repeat: int) -> dict[str, float]:
+    """The MLP step (model made before the cell) against the same with nn.py's source in
+    the cell: the whole %%grad and the View of its graph, CPU time."""
+    from micrograd import nn  # the bench extra
+
+    source = inspect.getsource(nn).replace("from micrograd.engine import Value\n", "")
+    in_cell = f"{source}\nrandom.seed(1)\nmodel = MLP(2, [16, 16, 1])\n{MLP_STEP}"
+    times: dict[str, float] = {}
+    for name, cell in (("imported", MLP_STEP), ("in_cell", in_cell)):
+        times[name] = cpu_median(lambda c=cell: ip.run_cell_magic("grad", "xs=X4", c), repeat)
+        graph = ip.user_ns["_grad"].graph
+        times[f"{name}_view"] = cpu_median(lambda g=graph: View(g), repeat)
+        times[f"{name}_groups"] = len(View(graph).groups)
+    ip.run_cell(MLP_SETUP, silent=True)  # the model made before the cell again
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
@@ -214,6 +236,13 @@ def main() -> None:
           f" {mlp['full']:.1f} full passes)")  # fmt: skip
     print(f"  with the first view (widget, static)  {shown:6.3f} s  {shown / plain:5.1f}x the step"
           f" (the view alone {shown - magic:.3f} s)")  # fmt: skip
+    t = measure_in_cell(ip, args.repeat)
+    print("\nthe step with nn.py's source in the cell (its lines and terms grouped), CPU time:")
+    for name, label in (("imported", "nn imported"), ("in_cell", "nn in the cell")):
+        print(f"  {label:<15} whole %%grad {t[name]:6.3f} s  View {t[name + '_view']:6.3f} s"
+              f"  ({int(t[name + '_groups'])} groups)")  # fmt: skip
+    print(f"  in the cell / imported: %%grad {t['in_cell'] / t['imported']:4.2f}x, "
+          f"View {t['in_cell_view'] / t['imported_view']:4.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -118,13 +118,16 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     nodes = graph.nodes
     out = [n.calls if n.calls or n.line is None else (f"line {n.line}",) for n in nodes]
     # A call of a function the cell defines: its own nodes by their line in it, when on
-    # several lines (then by terms on its long lines, below). The output is drawn apart.
-    lines: dict[tuple[str, ...], set[int]] = {}
+    # several lines (then by terms on its long lines, below). The output is drawn apart,
+    # and so is a line's only node (its group would be drawn as that node).
+    lines: dict[tuple[str, ...], dict[int, int]] = {}
     for n in nodes:
         if n.body is not None and n.id != graph.output:
-            lines.setdefault(n.calls, set()).add(n.body.line)
+            count = lines.setdefault(n.calls, {})
+            count[n.body.line] = count.get(n.body.line, 0) + 1
     for i, n in enumerate(nodes):
-        if n.body is not None and len(lines.get(n.calls, ())) > 1:
+        count = lines.get(n.calls, {}) if n.body is not None else {}
+        if n.body is not None and len(count) > 1 and count.get(n.body.line, 0) > 1:
             out[i] = (*n.calls, f"line {n.body.line}")
     members = [i for i, n in enumerate(nodes) if n.id != graph.output]
     index = graph.position

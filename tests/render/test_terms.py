@@ -255,9 +255,12 @@ def test_each_call_opens_to_its_own_lines_and_terms(shell: Any) -> None:
     assert len(calls) == 4
     for call in calls:
         lines = [c.label for c in call.children]
-        assert lines == ["line 2", "line 3", "line 4"]  # its own lines, in the cell
-        long, short, last = call.children
-        assert long.size == 46 and short.size == 5 and last.trivial  # u*v: drawn as itself
+        assert lines == ["line 2", "line 3"]  # its own lines, in the cell
+        long, short = call.children
+        assert long.size == 46 and short.size == 5
+        # u * v, line 4's only node, is drawn as itself: no group.
+        ((u_v,),) = [call.nodes]
+        assert graph[u_v].body is not None and graph[u_v].body.text == "u * v"
         view.expand(call.id)
         view.expand(long.id)
         assert [x for x in drawn(view) if x in FORMULA_TERMS] == FORMULA_TERMS
@@ -273,8 +276,9 @@ def test_a_method_opens_to_its_lines_and_a_long_one_to_its_terms(shell: Any) -> 
     view = View(graph)
     (call,) = [g for g in view.groups.values() if g.title.startswith("Neuron.__call__")]
     lines = {g.label: g for g in call.children}
-    assert set(lines) == {"line 6", "line 7", "line 8"}  # act, gate, return (its output apart)
-    assert lines["line 8"].trivial  # tanh(act): drawn as itself
+    assert set(lines) == {"line 6", "line 7"}  # act = ..., gate = ...
+    # return tanh(act) * gate: the output, drawn apart, and tanh(act), drawn as itself
+    assert [graph[n].body.text for n in call.nodes] == ["tanh(act)"]  # type: ignore[union-attr]
     # The act line: 30 products wi*xi, made inside the generator, and the sum's 30 + nodes,
     # made at the whole sum(...): terms of one node, drawn as themselves, in blocks
     # named by their first and last node (`n92 … n111`).
