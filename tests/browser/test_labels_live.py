@@ -30,6 +30,7 @@ AGAIN = "from ad_magic import Value"
 CELLS = ["%load_ext ad_magic", AGAIN, LABELS, STUDENT, "%grad o --check", AGAIN]
 LOAD, IMPORT, BARE, CLASS, CHECK, _ = range(6)
 NOTE = "tanh node o (n9): the gradient it passes to n (n8) is 1.0, the chain rule gives 0.5"
+YOURS = "first wrong gradient, do/dn (n8): yours 1.0, chain rule 0.5, difference +0.5"
 
 
 def box_lines(w: Locator, shown: str) -> list[str]:
@@ -74,6 +75,8 @@ def check_page(lab: NotebookPage, theme: str) -> None:
     expect(flagged).to_have_text("n (+)")  # the first node whose gradient is wrong
     note = s.locator(".ad-notes")
     expect(note).to_contain_text(NOTE)
+    # Yours beside the chain rule's, for the first wrong gradient from the output.
+    expect(note).to_contain_text(YOURS)
     expect(note).to_be_visible()
     assert note.evaluate("n => n.scrollWidth <= n.clientWidth + 1"), "the note is cut off"
     shoot(lab, f"student_check_{theme}", s)
