@@ -8,7 +8,7 @@
 A node's place in the tree is its path: the user-function calls that made it,
 outermost first (`MLP.__call__#0`, `Layer.__call__#1`, ...), or for a node
 made outside any call, the source line that made it (`line 3`; inside a call
-of a function the cell defines, its line there too, and on a long line its
+of a function a notebook cell defines, its line there too, and on a long line its
 terms, see terms.py); then, for a
 node one numpy call made on arrays of traced values, that call as a tensor
 (`matmul (16×2)·(2,) → (16,)`, see `Graph.arrays`; an array input's
@@ -103,9 +103,10 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
 
     `budget` is the boxes a view should show. Nodes made outside any call
     are grouped by their line in the cell; inside a call of a function the
-    cell defines, by their line in its code (when on several), and long lines
-    of both by terms (see terms.py). A function defined elsewhere has only
-    its call's position in the cell: its nodes stay in its group. Nodes with
+    cell (this one or an earlier one) defines, by their line in its code
+    (when on several), and long lines of both by terms (see terms.py). A
+    function imported from a file has only its call's position in the cell:
+    its nodes stay in its group. Nodes with
     neither, when more than half the budget, go into an `inputs` group (the
     inputs) and blocks (the rest); an array input is a group of its own.
     A numpy call's nodes then go into a group of their own, inside the
@@ -117,7 +118,7 @@ def paths(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     """
     nodes = graph.nodes
     out = [n.calls if n.calls or n.line is None else (f"line {n.line}",) for n in nodes]
-    # A call of a function the cell defines: its own nodes by their line in it, when on
+    # A call of a function a cell defines: its own nodes by their line in it, when on
     # several lines (then by terms on its long lines, below). The output is drawn apart,
     # and so is a line's only node (its group would be drawn as that node).
     lines: dict[tuple[str, ...], dict[int, int]] = {}

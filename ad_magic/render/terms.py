@@ -233,7 +233,7 @@ def term_paths(
     """Node index -> its groups by terms, for the candidates on lines where one run
     makes more than `most` nodes (the others, and nodes beside the terms, are left out).
 
-    With `inside`, by where in a function the cell defines each node was made
+    With `inside`, by where in a function a cell defines each node was made
     (`Node.body`), each call's lines apart from the other calls' (a function's line is
     one run per call): the function's long lines open to terms as the cell's do.
     """
@@ -292,7 +292,7 @@ def line_paths(
 def by_terms(graph: Graph, budget: int) -> list[tuple[str, ...]]:
     """Each node's groups in a graph otherwise drawn whole: by terms on its long lines
     (more than two thirds of `budget` nodes in one run), none elsewhere. A long line in
-    a function the cell defines makes its call a group, opening to the line's terms.
+    a function a cell defines makes its call a group, opening to the line's terms.
     The nodes of numpy calls on arrays are left out (they are grouped as tensors past
     the budget)."""
     nodes = graph.nodes

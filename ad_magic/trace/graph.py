@@ -3,7 +3,7 @@
 `Graph.from_value(y)` turns the Value graph behind `y` into `Node` records
 with stable ids (`n0`, `n1`, ... in creation order). The `%%grad` tracer
 builds the same records with more in them: variable names, source positions
-(in the cell, and in the code of a function the cell defines: `Node.body`),
+(in the cell, and in the code of a function a cell defines: `Node.body`),
 the user-function calls that made each node and forward-mode tangents, and
 which nodes each numpy call on arrays of them made (`ArrayOp`).
 """
@@ -51,7 +51,7 @@ def label_and_var(label: str, var: str) -> tuple[str, str]:
 
 
 class Place(NamedTuple):
-    """Where in the cell some code is: line, columns [col, end_col) and its source text."""
+    """Where in a cell some code is: line, columns [col, end_col) and its source text."""
 
     line: int
     end_line: int
@@ -78,8 +78,9 @@ class Node:
     end_col: int | None = None
     calls: tuple[str, ...] = ()  # user-function calls it was made in, outermost first
     text: str = ""  # the cell's source text at [line:col, end_line:end_col]
-    # Made inside a function the cell defines: where in its code (line..text above are
-    # then the call's in the cell, as for any function)
+    # Made inside a function defined in a cell (this one, or an earlier one): where in
+    # its code, in that cell (line..text above are the call's in this cell, as for any
+    # function)
     body: Place | None = None
     flagged: bool = False  # --check: the first node whose local rule disagrees with numerics
 

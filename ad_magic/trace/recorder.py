@@ -6,8 +6,8 @@ read, see reads.py), which notes its
 creation order, the cell position of the code that made it (line and
 columns of the sub-expression, from Python 3.11's code positions), the
 user-function calls it was made in (`MLP.__call__#0`, ...) and, for a node
-made inside a function the cell defines, its position in that function's
-code (which is in the cell too: `inner`). Frames of
+made inside a function, its position in that function's code (`inner`: in
+the cell, or in the earlier cell that defined it, see `cell_lines`). Frames of
 ad_magic, numpy, the standard library and IPython are passed over, so a node
 made by `np.dot` or `sum()` is pinned to the call in the cell. Numpy calls
 on arrays of traced values (`W @ x`, `np.tanh(h)`, see `engine.tensor`) are
@@ -16,6 +16,7 @@ noted as a whole: which nodes each one made, its name and shapes.
 
 from __future__ import annotations
 
+import linecache
 import os
 import sys
 import sysconfig
@@ -54,6 +55,16 @@ _PACKAGES = tuple(
     for path in (os.path.join(_AD_MAGIC, "x"), numpy.__file__ or "", IPython.__file__ or "")
 )
 _STDLIB = tuple({sysconfig.get_paths()[k] + os.sep for k in ("stdlib", "platstdlib")})
+
+
+def cell_lines(filename: str) -> list[str] | None:
+    """The source lines of a notebook cell, this one or an earlier one, by its code's file
+    name; None for a file on disk (an imported module). IPython keeps every cell's source
+    in `linecache`, marked by no modification time (so it is never dropped)."""
+    entry = linecache.cache.get(filename)
+    if entry is None or len(entry) != 4 or entry[1] is not None:
+        return None
+    return [line.rstrip("\n") for line in entry[2]]
 
 
 def _is_library(code: CodeType) -> bool:
@@ -213,13 +224,13 @@ class Recorder:
         return None if site is None else self._position(site[1], site[2])
 
     def inner(self, site: Site) -> Position:
-        """(line, end_line, col, end_col) in the cell of a site inside a function the cell
-        defines (its def is in the cell, so are its code positions); None for one made by
-        the cell's own code (`where` has it) or by a function defined elsewhere."""
+        """(line, end_line, col, end_col) of a site inside a function, in the source that
+        defines it (this cell, or an earlier one: `cell_lines`); None for one made by the
+        cell's own code (`where` has it)."""
         if site is None:
             return None
         code = site[3]
-        if code is site[1] or code.co_filename != self.filename or code in self.cell_codes:
+        if code is site[1] or code in self.cell_codes:
             return None
         return self._position(code, site[4])
 

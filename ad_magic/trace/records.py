@@ -1,8 +1,8 @@
 """Records of a traced run: the graph's Node records and every node's gradient.
 
 `build_graph` turns what a run made (recorded Values, their names and sites:
-in the cell, and in the code of the functions the cell defines) into a
-`Graph`: nodes made before the cell first, then the cell's own in creation
+in the cell, and in the code of the functions this cell or an earlier one
+defines) into a `Graph`: nodes made before the cell first, then the cell's own in creation
 order. `backward_into` fills in each record's exact adjoint without
 leaving side effects on nodes made before the cell; `graph_of_value` does the
 same for a Value built outside the magic (`%grad NAME`).
@@ -16,7 +16,7 @@ from ad_magic.engine.value import Value, propagate, topological
 from ad_magic.trace.forward import forward_over_graph
 from ad_magic.trace.graph import ArrayOp, Graph, Node, Place, label_and_var, parents_first
 from ad_magic.trace.inputs import Bindings
-from ad_magic.trace.recorder import Recorder
+from ad_magic.trace.recorder import Recorder, cell_lines
 from ad_magic.trace.result import GradResult
 
 
@@ -63,7 +63,8 @@ def build_graph(
     # (id of the code, offset) -> position, text. (Hashing a code object hashes its bytes.)
     where: dict[tuple[int, int], tuple[Any, str]] = {}
     inner: dict[tuple[int, int], Place | None] = {}  # the same in a function's code
-    cell_file = recorder.filename
+    # A file name -> its lines, if a cell's (this one or an earlier one), else None.
+    sources: dict[str, list[str] | None] = {recorder.filename: lines}
     sites = recorder.sites
     for k in made_at:
         node = record(made[k])
@@ -77,13 +78,19 @@ def build_graph(
             pos, node.text = where[key]
             if pos is not None:
                 node.line, node.end_line, node.col, node.end_col = pos
-            if site[3] is not site[1] and site[3].co_filename == cell_file:
-                # made inside a function the cell defines: where in it
-                key = (id(site[3]), site[4])
-                if key not in inner:
-                    pos = recorder.inner(site)
-                    inner[key] = Place(*pos, source_text(lines, pos)) if pos else None
-                node.body = inner[key]
+            if site[3] is not site[1]:  # made inside a function: where in it, if in a cell
+                file = site[3].co_filename
+                source = (
+                    sources[file]
+                    if file in sources
+                    else sources.setdefault(file, cell_lines(file))
+                )
+                if source is not None:
+                    key = (id(site[3]), site[4])
+                    if key not in inner:
+                        pos = recorder.inner(site)
+                        inner[key] = Place(*pos, source_text(source, pos)) if pos else None
+                    node.body = inner[key]
         nodes.append(node)
     out_ids = [ids[id(v)] for _, v in outs]
     graph = Graph(nodes, output=out_ids[0], outputs=out_ids if len(outs) > 1 else [])

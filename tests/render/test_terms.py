@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -312,12 +313,33 @@ def test_a_method_opens_to_its_lines_and_a_long_one_to_its_terms(shell: Any) -> 
     assert graph[graph.output].tangents["x"] == pytest.approx(x.grad, rel=1e-12)
 
 
-def test_a_function_defined_before_the_cell_keeps_its_call_as_its_place(shell: Any) -> None:
-    run(shell, FUNCTION)
+def test_a_function_of_an_earlier_cell_opens_to_its_terms(shell: Any) -> None:
+    run(shell, FUNCTION)  # a plain cell: IPython keeps its source
     graph = traced(shell, "%%grad x=0.5 y=1.5\nz = f(x, y)")
-    assert all(n.body is None for n in graph)
+    inside = [n for n in graph if n.calls]
+    assert all(n.line == 1 and n.text == "f(x, y)" for n in inside)  # this cell's call
+    assert all(n.body is not None and n.body.line == 2 for n in inside)  # the earlier cell's
     view = View(graph)
-    assert not view.grouped  # 48 nodes, no term of the cell's line holds them
+    (call,) = view.root.children
+    assert call.label == "f#0"
+    view.expand(call.id)
+    assert [x for x in drawn(view) if x in FUNCTION_TERMS] == FUNCTION_TERMS
+
+
+def test_a_function_imported_from_a_file_keeps_its_call_as_its_place(
+    shell: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "formula_module.py").write_text(
+        "from ad_magic import cos, exp, log, relu, sigmoid, sin, sqrt, tanh\n\n" + FUNCTION + "\n",
+        encoding="utf-8",
+    )
+    run(shell, f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport formula_module")
+    try:
+        graph = traced(shell, "%%grad x=0.5 y=1.5\nz = formula_module.f(x, y)")
+    finally:
+        run(shell, f"sys.path.remove({str(tmp_path)!r})")
+    assert len(graph) == 48 and all(n.body is None for n in graph)
+    assert not View(graph).grouped  # as before: no term of the cell's line holds its nodes
 
 
 def test_a_function_with_non_ascii_names_opens_to_its_terms(shell: Any) -> None:
