@@ -363,22 +363,26 @@ def plate_edges(
 ) -> list[tuple[str, str, dict[str, str]]]:
     """The edges with those into and out of each plate's boxes made one per source and
     use: into the frame (to the middle box of its first rank) and out of it (from the
-    middle box of its last rank), labelled when every edge it stands for is alike."""
+    middle box of its last rank), labelled when every edge it stands for is alike. Its
+    class names each edge it stands for, `pair:SRC:DST`, so a display that lights the
+    edges of a step finds it."""
     plate_of = {member: plate.name for plate in found for member in plate.members}
-    merged: dict[tuple[str, str], list[dict[str, str]]] = {}
+    merged: dict[tuple[str, str], list[tuple[str, str, dict[str, str]]]] = {}
     out = []
     for src, dst, attrs in lines:
         ends = (plate_of.get(src, src), plate_of.get(dst, dst))
         if ends == (src, dst):
             out.append((src, dst, attrs))
         else:
-            merged.setdefault(ends, []).append(attrs)
+            merged.setdefault(ends, []).append((src, dst, attrs))
     names = {plate.name: plate for plate in found}
-    for (src, dst), alike in merged.items():
+    for (src, dst), edges in merged.items():
+        alike = [a for _, _, a in edges]
         attrs = dict(alike[0])
         for key in ("label", "xlabel"):
             if key in attrs and any(a.get(key) != attrs[key] for a in alike):
                 del attrs[key]
+        attrs["class"] += "".join(sorted({f" pair:{s}:{d}" for s, d, _ in edges}))
         if src in names:
             last = names[src].ranks()[-1]
             attrs["ltail"] = src

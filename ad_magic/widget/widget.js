@@ -315,9 +315,12 @@ function render({ model, el }) {
     for (const g of canvas.querySelectorAll("g.edge")) {
       const title = g.querySelector("title");
       if (!title) continue;
-      const key = title.textContent.replace("->", " ");
-      if (!map.has(key)) map.set(key, []);
-      map.get(key).push(g);
+      // A plate's edge stands for the edges of its boxes alike: it names them (pair:a:b).
+      const pairs = [...g.classList].filter((c) => c.startsWith("pair:")).map((c) => c.slice(5).replace(":", " "));
+      for (const key of [title.textContent.replace("->", " "), ...pairs]) {
+        if (!map.has(key)) map.set(key, []);
+        if (!map.get(key).includes(g)) map.get(key).push(g);
+      }
     }
     return map;
   }

@@ -300,6 +300,21 @@ def test_mlp_step_first_view_navigation_and_levels(
     assert inside_viewport(w, "svg g.cluster.plate")
     assert smallest_box_text(w) >= 9, smallest_box_text(w)
     lab.screenshot("nav_lab_mlp_open", w)
+    # Stepping through a call in the plate lights the plate's edges that stand for its own
+    current = "svg g.node.ad-current > title"
+    w.get_by_role("button", name="First step", exact=True).click()
+    for _ in range(12):
+        if re.fullmatch(
+            r"MLP.__call__#\d+", w.locator("svg g.node.ad-current text").first.text_content() or ""
+        ):
+            break
+        w.get_by_role("button", name="Next step", exact=True).click()
+    else:
+        raise AssertionError("no step of a call in the plate within 12 steps")
+    expect(w.locator("svg g.edge.ad-edge-current")).not_to_have_count(0)
+    lit = w.locator("svg g.edge.ad-edge-current").first.get_attribute("class") or ""
+    assert f":{w.locator(current).text_content()}" in lit, lit
+    lab.screenshot("nav_lab_mlp_open_step", w)
 
     # Search by id: the node's groups open, it is selected and panned into view.
     search = w.get_by_role("searchbox", name="Find a node by name or id")

@@ -105,11 +105,19 @@ def test_sixteen_calls_alike_stand_in_a_plate_that_fits_the_room(
     label = _LABEL.search(svg)
     assert label and label[1] == f"×{len(calls)}"
     assert inside(svg) == set(calls)
-    # one edge from each common input into the frame, one out of it into the sum
+    # one edge from each common input into the frame, one out of it into the sum, each
+    # naming in its class every edge it stands for (a display lights it for any of them)
     edges = drawn_edges(svg)
     into = sorted(s for s, d, _ in edges if d in calls)
     assert into == sorted({e.src for e in view.edges() if e.dst in calls})
     assert len([s for s, d, _ in edges if s in calls]) == 1
+    named = {
+        tuple(p.split(":")[1:])
+        for c in re.findall(r'class="edge ([^"]*)"', svg)
+        for p in c.split()
+        if p.startswith("pair:")
+    }
+    assert named == {(e.src, e.dst) for e in view.edges() if e.src in calls or e.dst in calls}
     rects = node_rects(svg)
     # rank by rank in creation order: left to right and top to bottom
     centre = {u: ((r[0] + r[2]) / 2, (r[1] + r[3]) / 2) for u, r in rects.items() if u in calls}
