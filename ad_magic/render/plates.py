@@ -37,8 +37,7 @@ class Plate:
     row top to bottom), in as many ranks as that needs."""
 
     members: list[str]
-    sources: list[str]
-    uses: list[str]
+    sources: list[str]  # the boxes feeding every member, in creation order
     across: int
 
     @property
@@ -112,7 +111,7 @@ def plates(
     if not room:
         return []
     found = []
-    for members, sources, uses in alike(edges, looks):
+    for members, sources, _ in alike(edges, looks):
         w = max(sizes[m][0] for m in members)
         h = max(sizes[m][1] for m in members)
         along, deep = (h + SEP, w + GAP) if lr else (w + SEP, h + GAP)
@@ -127,5 +126,5 @@ def plates(
                 key=lambda a: abs(math.log(a * along / (math.ceil(n / a) * deep)) - aim),
             )
         across = math.ceil(n / math.ceil(n / fit))  # ranks as even as they can be
-        found.append(Plate(members, sources, uses, across))
+        found.append(Plate(members, sources, across))
     return found
