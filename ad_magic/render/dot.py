@@ -261,9 +261,11 @@ def build(
         else:
             texts[box.id] = box.grad or None
     rank = ranks(drawn, edges)
-    sizes = {box.id: (box_width(box, texts[box.id]), box_size(box)) for box in drawn}
-    looks = {box.id: look(box.kind, box.lines[0]) for box in drawn}
-    found = plates(sizes, looks, edges, direction, width, height) if height else []
+    found: list[Plate] = []
+    if height:  # a room to fit (an export has none)
+        sizes = {box.id: (box_width(box, texts[box.id]), box_size(box)) for box in drawn}
+        looks = {box.id: look(box.kind, box.lines[0]) for box in drawn}
+        found = plates(sizes, looks, edges, direction, width, height)
     # Wrapped into rows, edge labels are placed after the layout (xlabel), as for a big
     # graph: no label column between two boxes, so a row holds more of them.
     row_of = {}
