@@ -80,11 +80,9 @@ def build_graph(
                 node.line, node.end_line, node.col, node.end_col = pos
             if site[3] is not site[1]:  # made inside a function: where in it, if in a cell
                 file = site[3].co_filename
-                source = (
-                    sources[file]
-                    if file in sources
-                    else sources.setdefault(file, cell_lines(file))
-                )
+                if file not in sources:
+                    sources[file] = cell_lines(file)
+                source = sources[file]
                 if source is not None:
                     key = (id(site[3]), site[4])
                     if key not in inner:
